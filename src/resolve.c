@@ -1,0 +1,447 @@
+#include "resolve.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cti_json.h"
+#include "log.h"
+#include "util.h"
+
+/* How often an IP that another process is asking for is looked for again in
+ * the cache, and when that other process's claim is taken to be dead. */
+#define WAIT_POLL_MS 200
+#define CLAIM_TTL_S 120
+/* Detailed messages about failed lookups; the rest only count. */
+#define MAX_ERROR_MESSAGES 5
+
+struct entry {
+    struct ce_annot a; /* first member: handed out as the annotation */
+    struct ce_addr addr;
+    struct entry *next_wait; /* in the list of IPs another process is asking */
+    bool waiting;
+    bool preloaded_unused; /* from --cti-data, not yet counted in the stats */
+};
+
+struct ce_resolver {
+    struct ce_resolver_opts o;
+    struct ce_client *client;
+    struct entry **slots;
+    size_t nslots, count;
+    struct entry *waiting;
+    size_t nwaiting;
+    int64_t next_wait_check;
+    size_t error_messages;
+    bool store_failed_logged;
+    struct ce_resolver_stats st;
+};
+
+static uint64_t hash_addr(const struct ce_addr *a)
+{
+    /* FNV-1a over the 17 bytes that make the key. */
+    uint64_t h = 1469598103934665603ULL ^ a->family;
+    h *= 1099511628211ULL;
+    for (int i = 0; i < 16; i++) {
+        h ^= a->bytes[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static bool same_addr(const struct ce_addr *x, const struct ce_addr *y)
+{
+    return x->family == y->family && !memcmp(x->bytes, y->bytes, 16);
+}
+
+static struct entry **find_slot(struct entry **slots, size_t nslots, const struct ce_addr *a)
+{
+    size_t mask = nslots - 1, i = (size_t)hash_addr(a) & mask;
+    while (slots[i] && !same_addr(&slots[i]->addr, a))
+        i = (i + 1) & mask;
+    return &slots[i];
+}
+
+static void grow(struct ce_resolver *r)
+{
+    size_t n = r->nslots ? r->nslots * 2 : 1024;
+    struct entry **s = ce_xcalloc(n, sizeof *s);
+    for (size_t i = 0; i < r->nslots; i++)
+        if (r->slots[i])
+            *find_slot(s, n, &r->slots[i]->addr) = r->slots[i];
+    free(r->slots);
+    r->slots = s;
+    r->nslots = n;
+}
+
+static struct entry *lookup_entry(struct ce_resolver *r, const struct ce_addr *a)
+{
+    if (!r->nslots)
+        return NULL;
+    return *find_slot(r->slots, r->nslots, a);
+}
+
+static struct entry *add_entry(struct ce_resolver *r, const struct ce_addr *a)
+{
+    if ((r->count + 1) * 2 > r->nslots)
+        grow(r);
+    struct entry **slot = find_slot(r->slots, r->nslots, a);
+    struct entry *e = ce_xcalloc(1, sizeof *e);
+    e->addr = *a;
+    ce_addr_format(a, e->a.ip);
+    *slot = e;
+    r->count++;
+    r->st.unique++;
+    return e;
+}
+
+static void finish_simple(struct ce_resolver *r, struct entry *e, enum ce_lookup status)
+{
+    ce_annot_render_simple(&e->a, status, r->o.fmt);
+    e->a.status = status;
+    r->st.by_status[status]++;
+}
+
+static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct ce_cti *c)
+{
+    struct ce_buf b = {0};
+    ce_annot_clear(&e->a);
+    if (r->o.fmt == CE_FMT_KV) {
+        size_t count = 0;
+        ce_cti_render_kv(c, r->o.fields, &b, &count);
+        e->a.kv = b.data;
+        e->a.kv_len = b.len;
+        e->a.kv_count = count;
+    } else {
+        ce_cti_render_json(c, e->a.ip, "ok", &b);
+        e->a.json = b.data;
+        e->a.json_len = b.len;
+    }
+    e->a.status = CE_LK_OK;
+    r->st.by_status[CE_LK_OK]++;
+    return true;
+}
+
+static void store_failed(struct ce_resolver *r, const char *what)
+{
+    r->st.cache_failed = true;
+    if (!r->store_failed_logged) {
+        ce_warn("cache: %s: %s; answers of this run are kept in memory only", what,
+                ce_store_error(r->o.store));
+        r->store_failed_logged = true;
+    }
+}
+
+static int64_t wall_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void on_done(void *ud, const char *ip, enum ce_cti_result res, long http_status,
+                    const char *body, size_t len, const char *err)
+{
+    (void)http_status;
+    struct ce_resolver *r = ud;
+    struct ce_addr a;
+    if (!ce_addr_parse(ip, strlen(ip), &a))
+        return;
+    struct entry *e = lookup_entry(r, &a);
+    if (!e || e->a.status != CE_LK_PENDING)
+        return;
+    struct ce_store *s = r->o.store;
+    char perr[256];
+
+    switch (res) {
+    case CE_CR_OK: {
+        struct ce_cti *c = ce_cti_parse(body, len, perr, sizeof perr);
+        if (!c) {
+            if (r->error_messages++ < MAX_ERROR_MESSAGES)
+                ce_warn("lookup of %s: invalid answer from the API: %s", ip, perr);
+            if (s)
+                ce_store_release(s, ip);
+            finish_simple(r, e, CE_LK_ERROR);
+            return;
+        }
+        /* Write-through: the answer is durable before it is used. */
+        if (s && !ce_store_put(s, ip, true, body, len, wall_now()))
+            store_failed(r, "cannot store an answer");
+        finish_answer(r, e, c);
+        ce_cti_free(c);
+        return;
+    }
+    case CE_CR_NOT_FOUND:
+        if (s && !ce_store_put(s, ip, false, NULL, 0, wall_now()))
+            store_failed(r, "cannot store an answer");
+        finish_simple(r, e, CE_LK_NOT_FOUND);
+        return;
+    case CE_CR_LIMIT:
+        if (!r->st.limit_exceeded) {
+            r->st.limit_exceeded = true;
+            int64_t start, end;
+            int64_t now = wall_now();
+            if (r->o.quota.period != CE_PERIOD_NONE)
+                ce_quota_window(r->o.quota.period, now, &start, &end);
+            else
+                end = now + 3600;
+            ce_warn("the CTI API says the key's quota is spent (429 Limit Exceeded); no more "
+                    "lookups until the quota window resets");
+            if (s && !ce_store_block(s, r->o.key_fp, end))
+                store_failed(r, "cannot record the quota block");
+        }
+        if (s)
+            ce_store_release(s, ip);
+        finish_simple(r, e, CE_LK_QUOTA);
+        return;
+    case CE_CR_FORBIDDEN:
+        if (!r->st.forbidden) {
+            r->st.forbidden = true;
+            ce_err("the CTI API rejected the key (HTTP 403 Forbidden): check CTI_API_KEY or "
+                   "--key-file; no more lookups in this run");
+        }
+        if (s)
+            ce_store_release(s, ip);
+        finish_simple(r, e, CE_LK_ERROR);
+        return;
+    case CE_CR_ERROR:
+    case CE_CR_CANCELLED:
+        if (res == CE_CR_ERROR && r->error_messages++ < MAX_ERROR_MESSAGES)
+            ce_warn("lookup of %s failed: %s", ip, err ? err : "error");
+        if (s)
+            ce_store_release(s, ip);
+        finish_simple(r, e, CE_LK_ERROR);
+        return;
+    }
+}
+
+struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err,
+                                       size_t errlen)
+{
+    struct ce_resolver *r = ce_xcalloc(1, sizeof *r);
+    r->o = *o;
+    if (!o->offline) {
+        r->client = ce_client_create(&o->client, on_done, r, err, errlen);
+        if (!r->client) {
+            free(r);
+            return NULL;
+        }
+    }
+    grow(r);
+    return r;
+}
+
+void ce_resolver_destroy(struct ce_resolver *r)
+{
+    if (!r)
+        return;
+    ce_client_destroy(r->client);
+    for (size_t i = 0; i < r->nslots; i++)
+        if (r->slots[i]) {
+            ce_annot_clear(&r->slots[i]->a);
+            free(r->slots[i]);
+        }
+    free(r->slots);
+    free(r);
+}
+
+void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
+                         struct json_object *obj)
+{
+    struct ce_addr a;
+    if (!ce_addr_parse(ip, strlen(ip), &a))
+        return;
+    struct entry *e = lookup_entry(r, &a);
+    if (!e) {
+        e = add_entry(r, &a);
+        r->st.unique--; /* counted when a line uses it */
+    } else if (!e->preloaded_unused) {
+        return; /* already used by a line: keep what the line saw */
+    } else {
+        r->st.by_status[e->a.status]--;
+    }
+    if (found && obj) {
+        struct ce_cti *c = ce_cti_from_object(obj);
+        finish_answer(r, e, c);
+        ce_cti_free(c);
+    } else {
+        finish_simple(r, e, CE_LK_NOT_FOUND);
+    }
+    r->st.by_status[e->a.status]--; /* counted when a line uses it */
+    e->preloaded_unused = true;
+}
+
+/* Tries the cache; true when it answered. */
+static bool from_store(struct ce_resolver *r, struct entry *e)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int64_t fetched = 0;
+    enum ce_store_hit h =
+        ce_store_get(r->o.store, e->a.ip, wall_now(), r->o.ttl, r->o.neg_ttl, &body, &len,
+                     &fetched);
+    if (h == CE_STORE_ERROR) {
+        store_failed(r, "cannot read the cache");
+        return false;
+    }
+    if (h == CE_STORE_NOT_FOUND) {
+        finish_simple(r, e, CE_LK_NOT_FOUND);
+        return true;
+    }
+    if (h != CE_STORE_FOUND)
+        return false;
+    char perr[128];
+    struct ce_cti *c = ce_cti_parse(body, len, perr, sizeof perr);
+    free(body);
+    if (!c)
+        return false; /* a damaged row: ask again */
+    finish_answer(r, e, c);
+    ce_cti_free(c);
+    return true;
+}
+
+/* Starts the lookup of e if the budget, the ledger and the service allow. */
+static void start_lookup(struct ce_resolver *r, struct entry *e)
+{
+    enum ce_cti_result stopped = r->client ? ce_client_stopped(r->client) : CE_CR_OK;
+    if (stopped == CE_CR_FORBIDDEN) {
+        finish_simple(r, e, CE_LK_ERROR);
+        return;
+    }
+    if (stopped == CE_CR_LIMIT) {
+        finish_simple(r, e, CE_LK_QUOTA);
+        return;
+    }
+    if (r->o.max_queries >= 0 && (long)r->st.lookups >= r->o.max_queries) {
+        r->st.budget_spent = true;
+        finish_simple(r, e, CE_LK_QUOTA);
+        return;
+    }
+    if (r->o.store) {
+        switch (ce_store_reserve(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip, wall_now(),
+                                 CLAIM_TTL_S)) {
+        case CE_RESERVE_GRANTED:
+            break;
+        case CE_RESERVE_CLAIMED:
+            if (!e->waiting) {
+                e->waiting = true;
+                e->next_wait = r->waiting;
+                r->waiting = e;
+                r->nwaiting++;
+            }
+            return;
+        case CE_RESERVE_EXHAUSTED:
+            r->st.budget_spent = true;
+            finish_simple(r, e, CE_LK_QUOTA);
+            return;
+        case CE_RESERVE_BLOCKED:
+            r->st.limit_exceeded = true;
+            finish_simple(r, e, CE_LK_QUOTA);
+            return;
+        case CE_RESERVE_ERROR:
+            store_failed(r, "cannot reserve a lookup");
+            if (r->o.quota.limit >= 0) {
+                /* The budget cannot be checked: spending blind could pass it. */
+                finish_simple(r, e, CE_LK_ERROR);
+                return;
+            }
+            break;
+        }
+    }
+    r->st.lookups++;
+    ce_client_submit(r->client, e->a.ip);
+}
+
+const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a)
+{
+    struct entry *e = lookup_entry(r, a);
+    if (e) {
+        if (e->preloaded_unused) {
+            e->preloaded_unused = false;
+            r->st.unique++;
+            r->st.from_memory++;
+            r->st.by_status[e->a.status]++;
+        }
+        return &e->a;
+    }
+    e = add_entry(r, a);
+    if (r->o.store && from_store(r, e)) {
+        r->st.from_cache++;
+        return &e->a;
+    }
+    if (r->o.offline) {
+        finish_simple(r, e, CE_LK_OFFLINE);
+        return &e->a;
+    }
+    start_lookup(r, e);
+    return &e->a;
+}
+
+/* IPs that another process is asking for: take its answer from the cache
+ * when it lands, or ask ourselves when its claim goes stale. */
+static void check_waiting(struct ce_resolver *r)
+{
+    struct entry **pp = &r->waiting;
+    while (*pp) {
+        struct entry *e = *pp;
+        if (from_store(r, e)) {
+            r->st.from_cache++;
+        } else {
+            e->waiting = false; /* so start_lookup may queue it again */
+            start_lookup(r, e);
+            if (e->waiting) {   /* still claimed by the other process */
+                pp = &e->next_wait;
+                continue;
+            }
+        }
+        e->waiting = false;
+        *pp = e->next_wait;
+        r->nwaiting--;
+    }
+}
+
+bool ce_resolver_run(struct ce_resolver *r, int extra_fd, int timeout_ms)
+{
+    if (r->nwaiting) {
+        int64_t now = ce_now_ms();
+        if (now >= r->next_wait_check) {
+            r->next_wait_check = now + WAIT_POLL_MS;
+            check_waiting(r);
+        }
+        if (r->nwaiting && timeout_ms > WAIT_POLL_MS)
+            timeout_ms = WAIT_POLL_MS;
+    }
+    if (r->client)
+        return ce_client_run(r->client, extra_fd, timeout_ms);
+    if (extra_fd < 0) {
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
+        return false;
+    }
+    struct pollfd p = {.fd = extra_fd, .events = POLLIN};
+    return poll(&p, 1, timeout_ms) > 0;
+}
+
+size_t ce_resolver_pending(const struct ce_resolver *r)
+{
+    return (r->client ? ce_client_outstanding(r->client) : 0) + r->nwaiting;
+}
+
+void ce_resolver_abandon(struct ce_resolver *r)
+{
+    if (r->client)
+        ce_client_cancel_all(r->client, CE_CR_CANCELLED, NULL);
+    while (r->waiting) {
+        struct entry *e = r->waiting;
+        r->waiting = e->next_wait;
+        e->waiting = false;
+        finish_simple(r, e, CE_LK_ERROR);
+    }
+    r->nwaiting = 0;
+}
+
+void ce_resolver_get_stats(const struct ce_resolver *r, struct ce_resolver_stats *out)
+{
+    *out = r->st;
+}

@@ -1,0 +1,74 @@
+/* resolve.h: what each IP's annotation is. One memory table entry per unique
+ * IP in front of the persistent cache, the quota ledger and the CTI client,
+ * so that an IP is looked up at most once per run and the database is touched
+ * once per unique IP, never per line.
+ *
+ * Ownership: the resolver owns its entries; the annotation pointers it hands
+ * out stay valid until ce_resolver_destroy. It borrows the store. */
+#ifndef CE_RESOLVE_H
+#define CE_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "annot.h"
+#include "cti_client.h"
+#include "format.h"
+#include "store.h"
+
+struct ce_resolver_opts {
+    enum ce_format fmt;
+    uint64_t fields;
+    bool offline;
+    long max_queries; /* -1: no cap */
+    struct ce_quota_spec quota;
+    char key_fp[17];
+    long ttl, neg_ttl;
+    struct ce_store *store; /* may be NULL: memory only */
+    /* Network lookups; ignored when offline. */
+    struct ce_client_opts client;
+};
+
+struct ce_resolver;
+
+struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err,
+                                       size_t errlen);
+void ce_resolver_destroy(struct ce_resolver *r);
+
+/* Adds a known answer (from --cti-data) to the memory table; it wins over
+ * the cache and the network. obj NULL means not found. */
+struct json_object;
+void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
+                         struct json_object *obj);
+
+/* The annotation of a, starting its lookup if needed; its status is
+ * CE_LK_PENDING until a later ce_resolver_run finishes it. */
+const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a);
+
+/* Does ready network and cache work, waiting at most timeout_ms, or until
+ * extra_fd (if >= 0) is readable. Returns true when extra_fd is readable. */
+bool ce_resolver_run(struct ce_resolver *r, int extra_fd, int timeout_ms);
+
+/* Lookups started and not finished. */
+size_t ce_resolver_pending(const struct ce_resolver *r);
+
+/* Stops every unfinished lookup (they become errors): the output is gone. */
+void ce_resolver_abandon(struct ce_resolver *r);
+
+/* The full parsed answer of an entry (for `lookup`), or NULL. */
+struct ce_resolver_stats {
+    size_t unique;         /* IPs seen */
+    size_t from_memory;    /* preloaded answers used */
+    size_t from_cache;     /* answered by the cache database */
+    size_t lookups;        /* IPs asked of the API */
+    size_t by_status[CE_LK_ERROR + 1];
+    bool forbidden;        /* the API rejected the key */
+    bool limit_exceeded;   /* the service said Limit Exceeded */
+    bool budget_spent;     /* --max-queries or --quota stopped lookups */
+    bool cache_failed;     /* the cache database failed during the run */
+};
+void ce_resolver_get_stats(const struct ce_resolver *r, struct ce_resolver_stats *out);
+
+#endif
