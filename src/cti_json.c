@@ -495,14 +495,14 @@ static void put_json(struct ce_buf *out, struct json_object *o)
         /* json-c keeps the answer's own spelling of a parsed number */
         const char *s = json_object_to_json_string_ext(o, flags);
         double d = json_object_get_double(o);
-        if (s && json_number(s)) {
+        if (!isfinite(d)) {
+            ce_buf_adds(out, "null"); /* NaN, or 1e999 read as infinity */
+        } else if (s && json_number(s)) {
             ce_buf_adds(out, s);
-        } else if (isfinite(d)) {
+        } else {
             char num[40];
             format_double(num, sizeof num, d);
             ce_buf_adds(out, num);
-        } else {
-            ce_buf_adds(out, "null");
         }
         break;
     }
