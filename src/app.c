@@ -13,22 +13,11 @@
 #include "log.h"
 #include "pipeline.h"
 #include "resolve.h"
+#include "scan.h"
 #include "store.h"
 #include "util.h"
 
-/* What every sub-command that resolves IPs sets up. */
-struct app {
-    enum ce_format fmt;
-    uint64_t fields;
-    struct ce_cidr_list *ignore;
-    struct ce_extractor *x;
-    struct ce_store *store;
-    struct ce_resolver *r;
-    struct ce_quota_spec quota;
-    char key_fp[17];
-};
-
-static void app_free(struct app *a)
+void ce_app_free(struct ce_app *a)
 {
     ce_resolver_destroy(a->r);
     ce_store_close(a->store);
@@ -61,7 +50,7 @@ static struct ce_store *open_store(const struct ce_config *cfg, bool required)
     return s;
 }
 
-static int app_setup(struct app *a, struct ce_config *cfg, bool fields_all)
+int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
 {
     char err[512];
     memset(a, 0, sizeof *a);
@@ -161,14 +150,60 @@ static void summary(const struct ce_config *cfg, const struct ce_resolver_stats 
     }
 }
 
+void ce_app_count_line(void *ud, const char *line, size_t len)
+{
+    struct ce_app *a = ud;
+    struct ce_addr addrs[CE_EXTRACT_MAX];
+    size_t n = ce_extract_line(a->x, line, len, addrs, CE_EXTRACT_MAX);
+    for (size_t i = 0; i < n; i++)
+        ce_resolver_count(a->r, &addrs[i]);
+}
+
+bool ce_app_reads_stdin(const struct ce_config *cfg)
+{
+    if (cfg->nargs == 0)
+        return true;
+    for (size_t i = 0; i < cfg->nargs; i++)
+        if (!strcmp(cfg->args[i], "-"))
+            return true;
+    return false;
+}
+
+/* With files and a budget that cannot cover every uncached IP, a first pass
+ * counts lines per IP so that the budget goes to the IPs with most lines. */
+static void prioritize(struct ce_app *a, struct ce_config *cfg)
+{
+    bool want = cfg->prioritize ? !strcmp(cfg->prioritize, "frequency") : true;
+    if (!want || cfg->offline)
+        return;
+    if (ce_app_reads_stdin(cfg)) {
+        if (cfg->prioritize)
+            ce_warn("--prioritize frequency needs files; standard input is served first come, "
+                    "first served");
+        return;
+    }
+    if (ce_resolver_budget_left(a->r) < 0)
+        return;
+    struct ce_scan_result sr;
+    ce_scan_files(cfg->args, cfg->nargs, (size_t)cfg->max_line, ce_app_count_line, a, &sr);
+    struct ce_plan p;
+    ce_resolver_plan(a->r, true, &p);
+    if (p.wont_fit)
+        ce_warn("the budget (%ld lookups) covers %zu of %zu uncached IPs: the most frequent "
+                "ones; %zu IPs on %zu lines will get status=quota",
+                p.budget_left, p.to_lookup - p.wont_fit, p.to_lookup, p.wont_fit,
+                p.wont_fit_lines);
+}
+
 int ce_app_enrich(struct ce_config *cfg)
 {
-    struct app a;
-    int rc = app_setup(&a, cfg, false);
+    struct ce_app a;
+    int rc = ce_app_setup(&a, cfg, false);
     if (rc) {
-        app_free(&a);
+        ce_app_free(&a);
         return rc;
     }
+    prioritize(&a, cfg);
     struct ce_pipeline_opts po = {
         .fmt = a.fmt,
         .max_line = (size_t)cfg->max_line,
@@ -183,7 +218,7 @@ int ce_app_enrich(struct ce_config *cfg)
     ce_resolver_get_stats(a.r, &st);
     if (!pr.output_closed)
         summary(cfg, &st, &pr);
-    app_free(&a);
+    ce_app_free(&a);
 
     if (st.forbidden)
         return CE_EXIT_KEY;

@@ -78,6 +78,8 @@ static const struct opt_def opts[] = {
     {"window-bytes", 0, OPT_SIZE, OFF(window_bytes), "16M", "BYTES",
      "bytes held while waiting for lookups", BOTH},
     {"max-body", 0, OPT_SIZE, OFF(max_body), "1M", "BYTES", "largest answer accepted", BOTH},
+    {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL,
+     "with cache purge: only the expired answers", FROM_ARGV},
     {"list-fields", 0, OPT_BOOL, OFF(list_fields), NULL, NULL, "list the kv field names",
      FROM_ARGV},
     {"quiet", 'q', OPT_BOOL, OFF(quiet), NULL, NULL, "only errors on stderr", BOTH},

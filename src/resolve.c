@@ -25,6 +25,9 @@ struct entry {
     struct entry *next_wait; /* in the list of IPs another process is asking */
     bool waiting;
     bool preloaded_unused; /* from --cti-data, not yet counted in the stats */
+    bool started;          /* its lookup was asked for (or it needs none) */
+    bool allowed;          /* within the budget of a restricted run */
+    uint64_t lines;        /* lines counted by a first pass */
 };
 
 struct ce_resolver {
@@ -37,6 +40,7 @@ struct ce_resolver {
     int64_t next_wait_check;
     size_t error_messages;
     bool store_failed_logged;
+    bool restricted; /* only entries marked allowed may be looked up */
     struct ce_resolver_stats st;
 };
 
@@ -313,6 +317,12 @@ static void start_lookup(struct ce_resolver *r, struct entry *e)
         finish_simple(r, e, CE_LK_QUOTA);
         return;
     }
+    if (r->restricted && !e->allowed) {
+        r->st.deprioritized++;
+        r->st.budget_spent = true;
+        finish_simple(r, e, CE_LK_QUOTA);
+        return;
+    }
     if (r->o.max_queries >= 0 && (long)r->st.lookups >= r->o.max_queries) {
         r->st.budget_spent = true;
         finish_simple(r, e, CE_LK_QUOTA);
@@ -353,7 +363,9 @@ static void start_lookup(struct ce_resolver *r, struct entry *e)
     ce_client_submit(r->client, e->a.ip);
 }
 
-const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a)
+/* The entry of a, from memory or the cache; a new entry that needs a
+ * lookup is left PENDING and not started. */
+static struct entry *known_entry(struct ce_resolver *r, const struct ce_addr *a)
 {
     struct entry *e = lookup_entry(r, a);
     if (e) {
@@ -363,19 +375,101 @@ const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_ad
             r->st.from_memory++;
             r->st.by_status[e->a.status]++;
         }
-        return &e->a;
+        return e;
     }
     e = add_entry(r, a);
     if (r->o.store && from_store(r, e)) {
         r->st.from_cache++;
-        return &e->a;
+        e->started = true;
     }
-    if (r->o.offline) {
-        finish_simple(r, e, CE_LK_OFFLINE);
-        return &e->a;
+    return e;
+}
+
+const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a)
+{
+    struct entry *e = known_entry(r, a);
+    if (e->a.status == CE_LK_PENDING && !e->started) {
+        e->started = true;
+        if (r->o.offline)
+            finish_simple(r, e, CE_LK_OFFLINE);
+        else
+            start_lookup(r, e);
     }
-    start_lookup(r, e);
     return &e->a;
+}
+
+void ce_resolver_count(struct ce_resolver *r, const struct ce_addr *a)
+{
+    known_entry(r, a)->lines++;
+}
+
+long ce_resolver_budget_left(struct ce_resolver *r)
+{
+    long left = -1;
+    if (r->o.max_queries >= 0)
+        left = r->o.max_queries - (long)r->st.lookups;
+    if (r->client && ce_client_stopped(r->client) != CE_CR_OK)
+        return 0;
+    if (r->o.store) {
+        long spent = 0;
+        int64_t blocked = 0, now = wall_now();
+        if (ce_store_quota_status(r->o.store, r->o.key_fp, &r->o.quota, now, &spent,
+                                  &blocked)) {
+            if (blocked > now)
+                return 0;
+            if (r->o.quota.limit >= 0) {
+                long q = r->o.quota.limit - spent;
+                if (q < 0)
+                    q = 0;
+                if (left < 0 || q < left)
+                    left = q;
+            }
+        }
+    }
+    return left < 0 ? -1 : left;
+}
+
+static int by_lines_desc(const void *pa, const void *pb)
+{
+    const struct entry *a = *(struct entry *const *)pa, *b = *(struct entry *const *)pb;
+    if (a->lines != b->lines)
+        return a->lines > b->lines ? -1 : 1;
+    return memcmp(&a->addr, &b->addr, sizeof a->addr);
+}
+
+void ce_resolver_plan(struct ce_resolver *r, bool restrict_budget, struct ce_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->budget_left = ce_resolver_budget_left(r);
+    struct entry **todo = ce_xmalloc((r->count ? r->count : 1) * sizeof *todo);
+    size_t n = 0;
+    for (size_t i = 0; i < r->nslots; i++) {
+        struct entry *e = r->slots[i];
+        if (!e || !e->lines)
+            continue;
+        out->unique++;
+        if (e->a.status != CE_LK_PENDING || e->started) {
+            out->cached++;
+            continue;
+        }
+        todo[n++] = e;
+        out->lines_to_lookup += e->lines;
+    }
+    out->to_lookup = n;
+    qsort(todo, n, sizeof *todo, by_lines_desc);
+    size_t fit = out->budget_left < 0 || (size_t)out->budget_left >= n ? n
+                                                                         : (size_t)out->budget_left;
+    for (size_t i = 0; i < n; i++) {
+        if (i < fit) {
+            todo[i]->allowed = true;
+        } else {
+            out->wont_fit++;
+            out->wont_fit_lines += todo[i]->lines;
+        }
+    }
+    if (restrict_budget && fit < n)
+        r->restricted = true;
+    free(todo);
 }
 
 /* IPs that another process is asking for: take its answer from the cache

@@ -47,6 +47,29 @@ void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
  * CE_LK_PENDING until a later ce_resolver_run finishes it. */
 const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a);
 
+/* For a first pass (plan, --prioritize): counts one line holding a and
+ * finds its answer in memory or the cache, without starting a lookup. */
+void ce_resolver_count(struct ce_resolver *r, const struct ce_addr *a);
+
+/* Lookups the budget still allows: the least of --max-queries left and the
+ * --quota window's tokens left (0 while the service's Limit Exceeded holds);
+ * -1 when nothing limits them. */
+long ce_resolver_budget_left(struct ce_resolver *r);
+
+/* What a first pass found. */
+struct ce_plan {
+    size_t unique;      /* public IPs counted */
+    size_t cached;      /* answered from memory or the cache */
+    size_t to_lookup;   /* would be asked */
+    size_t lines_to_lookup;
+    long budget_left;   /* as ce_resolver_budget_left */
+    size_t wont_fit;    /* to_lookup beyond the budget */
+    size_t wont_fit_lines;
+};
+/* Summarises the counted IPs; with restrict_budget, only the budget_left most
+ * frequent uncached IPs will be looked up (the others get status quota). */
+void ce_resolver_plan(struct ce_resolver *r, bool restrict_budget, struct ce_plan *out);
+
 /* Does ready network and cache work, waiting at most timeout_ms, or until
  * extra_fd (if >= 0) is readable. Returns true when extra_fd is readable. */
 bool ce_resolver_run(struct ce_resolver *r, int extra_fd, int timeout_ms);
@@ -68,6 +91,7 @@ struct ce_resolver_stats {
     bool limit_exceeded;   /* the service said Limit Exceeded */
     bool budget_spent;     /* --max-queries or --quota stopped lookups */
     bool cache_failed;     /* the cache database failed during the run */
+    size_t deprioritized;  /* IPs left out because a short budget went to others */
 };
 void ce_resolver_get_stats(const struct ce_resolver *r, struct ce_resolver_stats *out);
 

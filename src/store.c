@@ -133,8 +133,7 @@ static void db_err(struct ce_store *s, const char *what)
     int rc = sqlite3_errcode(s->db) & 0xff;
 
     if (sys != 0 && (rc == SQLITE_CANTOPEN || rc == SQLITE_IOERR || rc == SQLITE_FULL))
-        set_err(s, "cache '%s': %s: %s (%s)", s->path, what, sqlite3_errmsg(s->db),
-                strerror(sys));
+        set_err(s, "cache '%s': %s: %s (%s)", s->path, what, sqlite3_errmsg(s->db), strerror(sys));
     else
         set_err(s, "cache '%s': %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
@@ -296,8 +295,8 @@ static bool make_parents(const char *path, char *err, size_t errlen)
 
             /* Some systems report EACCES/EROFS before EEXIST. */
             if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-                snprintf(err, errlen, "cannot create directory '%s' for cache '%s': %s", dir,
-                         path, strerror(e));
+                snprintf(err, errlen, "cannot create directory '%s' for cache '%s': %s", dir, path,
+                         strerror(e));
                 ok = false;
                 break;
             }
@@ -337,8 +336,8 @@ static void open_err(struct ce_store *s, int rc, const char *what, char *err, si
         snprintf(err, errlen, "cache '%s' is corrupt (%s); move it away or use another --cache",
                  s->path, sqlite3_errmsg(s->db));
     else if (sys != 0 && rc != SQLITE_BUSY)
-        snprintf(err, errlen, "cannot %s cache '%s': %s (%s)", what, s->path,
-                 sqlite3_errmsg(s->db), strerror(sys));
+        snprintf(err, errlen, "cannot %s cache '%s': %s (%s)", what, s->path, sqlite3_errmsg(s->db),
+                 strerror(sys));
     else
         snprintf(err, errlen, "cannot %s cache '%s': %s", what, s->path, sqlite3_errmsg(s->db));
 }
@@ -384,8 +383,8 @@ static bool setup_schema(struct ce_store *s, char *err, size_t errlen)
             goto fail;
         }
         if (app == 0 && tables > 0) {
-            snprintf(err, errlen,
-                     "cache '%s' is not a cti-enrich database (it holds other tables)", s->path);
+            snprintf(err, errlen, "cache '%s' is not a cti-enrich database (it holds other tables)",
+                     s->path);
             goto fail;
         }
         if (app == APPLICATION_ID && version == SCHEMA_VERSION)
@@ -515,8 +514,7 @@ struct ce_store *ce_store_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     for (int i = 0; i < ST_COUNT; i++) {
-        rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                NULL);
+        rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             open_err(s, rc, "prepare statements for", err, errlen);
             goto fail;
@@ -651,8 +649,8 @@ bool ce_quota_parse(const char *s, struct ce_quota_spec *out)
         const char *name;
         enum ce_period period;
     } units[] = {
-        {"day", CE_PERIOD_DAY},     {"d", CE_PERIOD_DAY},   {"week", CE_PERIOD_WEEK},
-        {"w", CE_PERIOD_WEEK},      {"month", CE_PERIOD_MONTH}, {"m", CE_PERIOD_MONTH},
+        {"day", CE_PERIOD_DAY}, {"d", CE_PERIOD_DAY},       {"week", CE_PERIOD_WEEK},
+        {"w", CE_PERIOD_WEEK},  {"month", CE_PERIOD_MONTH}, {"m", CE_PERIOD_MONTH},
     };
     char *end;
     long n;
@@ -715,8 +713,7 @@ void ce_quota_window(enum ce_period p, int64_t now, int64_t *start, int64_t *end
         *end = b;
 }
 
-static bool spent_in(struct ce_store *s, const char *fp, enum ce_period p, int64_t now,
-                     long *spent)
+static bool spent_in(struct ce_store *s, const char *fp, enum ce_period p, int64_t now, long *spent)
 {
     int64_t a, b;
     sqlite3_stmt *st = use(s, ST_SPENT);
@@ -772,8 +769,8 @@ static bool claimed_by_other(struct ce_store *s, const char *ip, int64_t now, lo
         int64_t at = sqlite3_column_int64(st, 1);
         /* A claim from further in the future than its ttl means the clock
          * was set back; let it go rather than wait for the clock. */
-        bool fresh = at >= cutoff(now, claim_ttl) &&
-                     (claim_ttl < 0 || at - (int64_t)claim_ttl <= now);
+        bool fresh =
+            at >= cutoff(now, claim_ttl) && (claim_ttl < 0 || at - (int64_t)claim_ttl <= now);
 
         *claimed = fresh && pid != (int64_t)getpid() && pid_alive(pid);
     } else if (rc != SQLITE_DONE) {
@@ -787,9 +784,9 @@ static bool claimed_by_other(struct ce_store *s, const char *ip, int64_t now, lo
 
 /* ce_store_reserve, and optionally first a check that no fresh answer for ip
  * has arrived (from another process) since the caller last looked. */
-static enum ce_reserve reserve(struct ce_store *s, const char *fp,
-                               const struct ce_quota_spec *spec, const char *ip, int64_t now,
-                               long claim_ttl, bool check_answer, long ttl, long neg_ttl)
+static enum ce_reserve reserve(struct ce_store *s, const char *fp, const struct ce_quota_spec *spec,
+                               const char *ip, int64_t now, long claim_ttl, bool check_answer,
+                               long ttl, long neg_ttl)
 {
     enum ce_reserve r = CE_RESERVE_ERROR;
     int64_t until;
@@ -1084,8 +1081,7 @@ bool ce_store_commit(struct ce_store *s)
     /* SQLITE_FULL and I/O errors roll a transaction back on their own; what
      * the caller believes stored is then gone, which must be an error. */
     if (sqlite3_get_autocommit(s->db)) {
-        set_err(s, "cache '%s': the transaction was rolled back after an earlier error",
-                s->path);
+        set_err(s, "cache '%s': the transaction was rolled back after an earlier error", s->path);
         return false;
     }
     return tx_commit(s, "committing");
@@ -1094,16 +1090,14 @@ bool ce_store_commit(struct ce_store *s)
 /* ---- key fingerprint: SHA-256 (FIPS 180-4) ------------------------------- */
 
 static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
 static uint32_t ror32(uint32_t x, unsigned n)
