@@ -394,20 +394,6 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
         return 1;
 
     int start = 1;
-    if (argc > 1) {
-        static const struct {
-            const char *name;
-            enum ce_command cmd;
-        } cmds[] = {{"plan", CE_CMD_PLAN},
-                    {"lookup", CE_CMD_LOOKUP},
-                    {"cache", CE_CMD_CACHE},
-                    {"quota", CE_CMD_QUOTA}};
-        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-            if (!strcmp(argv[1], cmds[i].name)) {
-                cfg->command = cmds[i].cmd;
-                start = 2;
-            }
-    }
 
     /* First pass over argv only to find --config; the file's values are then
      * overridden by the real pass. */
@@ -447,6 +433,24 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
 
     if (parse_argv(cfg, argc, argv, start))
         return 1;
+    /* The first positional argument names the sub-command, wherever the
+     * options stand (a file called "plan" is "./plan"). */
+    if (cfg->nargs > 0) {
+        static const struct {
+            const char *name;
+            enum ce_command cmd;
+        } cmds[] = {{"plan", CE_CMD_PLAN},
+                    {"lookup", CE_CMD_LOOKUP},
+                    {"cache", CE_CMD_CACHE},
+                    {"quota", CE_CMD_QUOTA}};
+        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+            if (!strcmp(cfg->args[0], cmds[i].name)) {
+                cfg->command = cmds[i].cmd;
+                memmove(cfg->args, cfg->args + 1, (cfg->nargs - 1) * sizeof *cfg->args);
+                cfg->nargs--;
+                break;
+            }
+    }
     if (cfg->key_file && read_key_file(cfg, cfg->key_file))
         return 1;
     if (!cfg->cache_path)

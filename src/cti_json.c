@@ -1,5 +1,6 @@
 #include "cti_json.h"
 
+#include <assert.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
@@ -133,8 +134,7 @@ static bool json_ws(char c)
 static struct json_object *lookup(struct json_object *o, const char *const path[3])
 {
     for (int i = 0; i < 3 && path[i]; i++) {
-        if (!json_object_is_type(o, json_type_object) ||
-            !json_object_object_get_ex(o, path[i], &o))
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, path[i], &o))
             return NULL;
     }
     return o;
@@ -397,6 +397,8 @@ static void format_double(char *buf, size_t n, double d)
 
 void ce_cti_render_kv(const struct ce_cti *c, uint64_t mask, struct ce_buf *out, size_t *count)
 {
+    if (!c)
+        return;
     struct ce_buf tmp = {0};
     size_t added = 0;
     for (unsigned i = 0; i < NFIELDS; i++) {
@@ -542,6 +544,7 @@ static void put_json(struct ce_buf *out, struct json_object *o)
 void ce_cti_render_json(const struct ce_cti *c, const char *ip, const char *status,
                         struct ce_buf *out)
 {
+    assert(c && status);
     if (!ip)
         ip = c->ip ? c->ip : "";
     ce_buf_adds(out, "{\"ip\":");

@@ -3,7 +3,6 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char hex[] = "0123456789abcdef";
@@ -233,8 +232,7 @@ static const unsigned char *scan_string(const unsigned char *p, const unsigned c
                 return NULL;
             c = p[1];
             if (c == 'u') {
-                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) ||
-                    !is_hex(p[5]))
+                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
                     return NULL;
                 p += 6;
             } else if (c && strchr("\"\\/bfnrt", c)) {

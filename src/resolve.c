@@ -305,62 +305,68 @@ static bool from_store(struct ce_resolver *r, struct entry *e)
     return true;
 }
 
+enum start_res {
+    ST_SUBMITTED, /* asked of the API */
+    ST_WAITING,   /* another process is asking: wait for its answer */
+    ST_DONE,      /* resolved without asking (quota, error, cache) */
+};
+
 /* Starts the lookup of e if the budget, the ledger and the service allow. */
-static void start_lookup(struct ce_resolver *r, struct entry *e)
+static enum start_res start_lookup(struct ce_resolver *r, struct entry *e)
 {
     enum ce_cti_result stopped = r->client ? ce_client_stopped(r->client) : CE_CR_OK;
     if (stopped == CE_CR_FORBIDDEN) {
         finish_simple(r, e, CE_LK_ERROR);
-        return;
+        return ST_DONE;
     }
     if (stopped == CE_CR_LIMIT) {
         finish_simple(r, e, CE_LK_QUOTA);
-        return;
+        return ST_DONE;
     }
     if (r->restricted && !e->allowed) {
         r->st.deprioritized++;
         r->st.budget_spent = true;
         finish_simple(r, e, CE_LK_QUOTA);
-        return;
+        return ST_DONE;
     }
     if (r->o.max_queries >= 0 && (long)r->st.lookups >= r->o.max_queries) {
         r->st.budget_spent = true;
         finish_simple(r, e, CE_LK_QUOTA);
-        return;
+        return ST_DONE;
     }
     if (r->o.store) {
-        switch (ce_store_reserve(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip, wall_now(),
-                                 CLAIM_TTL_S)) {
+        switch (ce_store_reserve_uncached(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
+                                          wall_now(), CLAIM_TTL_S, r->o.ttl, r->o.neg_ttl)) {
         case CE_RESERVE_GRANTED:
             break;
         case CE_RESERVE_CLAIMED:
-            if (!e->waiting) {
-                e->waiting = true;
-                e->next_wait = r->waiting;
-                r->waiting = e;
-                r->nwaiting++;
+            /* Another process asked, or has just stored the answer. */
+            if (from_store(r, e)) {
+                r->st.from_cache++;
+                return ST_DONE;
             }
-            return;
+            return ST_WAITING;
         case CE_RESERVE_EXHAUSTED:
             r->st.budget_spent = true;
             finish_simple(r, e, CE_LK_QUOTA);
-            return;
+            return ST_DONE;
         case CE_RESERVE_BLOCKED:
             r->st.limit_exceeded = true;
             finish_simple(r, e, CE_LK_QUOTA);
-            return;
+            return ST_DONE;
         case CE_RESERVE_ERROR:
             store_failed(r, "cannot reserve a lookup");
             if (r->o.quota.limit >= 0) {
                 /* The budget cannot be checked: spending blind could pass it. */
                 finish_simple(r, e, CE_LK_ERROR);
-                return;
+                return ST_DONE;
             }
             break;
         }
     }
     r->st.lookups++;
     ce_client_submit(r->client, e->a.ip);
+    return ST_SUBMITTED;
 }
 
 /* The entry of a, from memory or the cache; a new entry that needs a
@@ -390,10 +396,14 @@ const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_ad
     struct entry *e = known_entry(r, a);
     if (e->a.status == CE_LK_PENDING && !e->started) {
         e->started = true;
-        if (r->o.offline)
+        if (r->o.offline) {
             finish_simple(r, e, CE_LK_OFFLINE);
-        else
-            start_lookup(r, e);
+        } else if (start_lookup(r, e) == ST_WAITING) {
+            e->waiting = true;
+            e->next_wait = r->waiting;
+            r->waiting = e;
+            r->nwaiting++;
+        }
     }
     return &e->a;
 }
@@ -479,15 +489,11 @@ static void check_waiting(struct ce_resolver *r)
     struct entry **pp = &r->waiting;
     while (*pp) {
         struct entry *e = *pp;
-        if (from_store(r, e)) {
+        if (from_store(r, e))
             r->st.from_cache++;
-        } else {
-            e->waiting = false; /* so start_lookup may queue it again */
-            start_lookup(r, e);
-            if (e->waiting) {   /* still claimed by the other process */
-                pp = &e->next_wait;
-                continue;
-            }
+        else if (start_lookup(r, e) == ST_WAITING) {
+            pp = &e->next_wait; /* still claimed by the other process */
+            continue;
         }
         e->waiting = false;
         *pp = e->next_wait;

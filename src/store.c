@@ -132,7 +132,8 @@ static void db_err(struct ce_store *s, const char *what)
     int sys = sqlite3_system_errno(s->db);
     int rc = sqlite3_errcode(s->db) & 0xff;
 
-    if (sys != 0 && (rc == SQLITE_CANTOPEN || rc == SQLITE_IOERR || rc == SQLITE_FULL))
+    /* SQLite sets the system errno only for these two; for others it is stale. */
+    if (sys != 0 && (rc == SQLITE_CANTOPEN || rc == SQLITE_IOERR))
         set_err(s, "cache '%s': %s: %s (%s)", s->path, what, sqlite3_errmsg(s->db), strerror(sys));
     else
         set_err(s, "cache '%s': %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -324,18 +325,79 @@ static bool query_int(sqlite3 *db, const char *sql, int64_t *out, int *rc)
     return *rc == SQLITE_OK;
 }
 
+/* Why the file (or the -wal and -shm files beside it) cannot be opened.
+ * SQLite's own errno is of its last attempt: after a failed read-write open
+ * it retries read-only, and reports ENOENT for an unwritable directory. */
+static int open_errno(const char *path, int fallback)
+{
+    struct stat sb;
+    char *dir, *slash;
+    int e = 0;
+
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return EISDIR;
+        if (access(path, R_OK | W_OK) != 0)
+            return errno;
+    } else if (errno != ENOENT) {
+        return errno;
+    }
+    /* The directory must take new files: the database itself, its WAL. */
+    dir = ce_xstrdup(path);
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) != 0)
+        e = errno;
+    free(dir);
+    return e ? e : fallback;
+}
+
+/* The three facts that identify our file, read in one statement so that
+ * they come from one snapshot: another process creating the schema commits
+ * tables, application_id and user_version together. */
+static bool read_header(sqlite3 *db, int64_t *app, int64_t *version, int64_t *tables, int *rc)
+{
+    sqlite3_stmt *st = NULL;
+
+    *rc = sqlite3_prepare_v2(db,
+                             "SELECT (SELECT application_id FROM pragma_application_id),"
+                             " (SELECT user_version FROM pragma_user_version),"
+                             " (SELECT COUNT(*) FROM sqlite_master)",
+                             -1, &st, NULL);
+    if (*rc != SQLITE_OK)
+        return false;
+    *rc = sqlite3_step(st);
+    if (*rc == SQLITE_ROW) {
+        *app = sqlite3_column_int64(st, 0);
+        *version = sqlite3_column_int64(st, 1);
+        *tables = sqlite3_column_int64(st, 2);
+        *rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return *rc == SQLITE_OK;
+}
+
 static void open_err(struct ce_store *s, int rc, const char *what, char *err, size_t errlen)
 {
     int sys = sqlite3_system_errno(s->db);
+
+    if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY)
+        sys = open_errno(s->path, sys);
 
     rc &= 0xff;
     if (rc == SQLITE_NOTADB)
         snprintf(err, errlen, "cache '%s' is not a cti-enrich database (file is not a database)",
                  s->path);
+    else if (rc == SQLITE_READONLY)
+        snprintf(err, errlen, "cache '%s' is not writable: %s", s->path,
+                 strerror(sys ? sys : EACCES));
     else if (rc == SQLITE_CORRUPT)
         snprintf(err, errlen, "cache '%s' is corrupt (%s); move it away or use another --cache",
                  s->path, sqlite3_errmsg(s->db));
-    else if (sys != 0 && rc != SQLITE_BUSY)
+    else if (sys != 0 && (rc == SQLITE_CANTOPEN || rc == SQLITE_IOERR))
         snprintf(err, errlen, "cannot %s cache '%s': %s (%s)", what, s->path, sqlite3_errmsg(s->db),
                  strerror(sys));
     else
@@ -362,9 +424,7 @@ static bool setup_schema(struct ce_store *s, char *err, size_t errlen)
     for (;;) {
         int64_t app = 0, version = 0, tables = 0;
 
-        if (!query_int(s->db, "PRAGMA application_id", &app, &rc) ||
-            !query_int(s->db, "PRAGMA user_version", &version, &rc) ||
-            !query_int(s->db, "SELECT COUNT(*) FROM sqlite_master", &tables, &rc)) {
+        if (!read_header(s->db, &app, &version, &tables, &rc)) {
             open_err(s, rc, "read", err, errlen);
             goto fail;
         }
@@ -431,6 +491,36 @@ fail:
     return false;
 }
 
+/* Switching a new file to WAL needs an exclusive lock, and SQLite returns
+ * SQLITE_BUSY at once (no busy handler: it would deadlock) when processes
+ * that opened the fresh file together both hold shared locks: retry. */
+static int set_wal(struct ce_store *s)
+{
+    int rc;
+
+    for (int attempt = 0;; attempt++) {
+        sqlite3_stmt *st = NULL;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+                /* Some filesystems cannot share memory maps: WAL then stays
+                 * off, and the rollback journal is as safe, only slower. */
+                if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
+                    ce_debug("cache '%s': journal mode %s, not WAL", s->path, mode);
+                rc = SQLITE_OK;
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_OK || !is_busy(rc) || attempt + 1 >= BEGIN_RETRIES)
+            return rc;
+        backoff(attempt);
+    }
+}
+
 struct ce_store *ce_store_open(const char *path, char *err, size_t errlen)
 {
     struct ce_store *s = NULL;
@@ -470,7 +560,7 @@ struct ce_store *ce_store_open(const char *path, char *err, size_t errlen)
     /* The first read of the header: a file that is not SQLite fails here
      * with SQLITE_NOTADB, before the pragmas below try to write it. */
     if (!query_int(s->db, "PRAGMA user_version", &ignored, &rc)) {
-        open_err(s, rc, "read", err, errlen);
+        open_err(s, rc, "open", err, errlen);
         goto fail;
     }
 
@@ -479,25 +569,10 @@ struct ce_store *ce_store_open(const char *path, char *err, size_t errlen)
      * process (SIGKILL, crash) therefore loses no committed answer or token,
      * which is the requirement; a power cut may lose the last commits but
      * never corrupts the file. WAL also lets readers run beside a writer. */
-    {
-        sqlite3_stmt *st = NULL;
-
-        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW) {
-                const char *mode = (const char *)sqlite3_column_text(st, 0);
-
-                if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
-                    ce_debug("cache '%s': journal mode %s, not WAL", path, mode);
-                rc = SQLITE_OK;
-            }
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK) {
-            open_err(s, rc, "set up", err, errlen);
-            goto fail;
-        }
+    rc = set_wal(s);
+    if (rc != SQLITE_OK) {
+        open_err(s, rc, "set up", err, errlen);
+        goto fail;
     }
     rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -797,6 +872,12 @@ static enum ce_reserve reserve(struct ce_store *s, const char *fp, const struct 
         return CE_RESERVE_ERROR;
     if (!fp || !ip) {
         set_err(s, "cache '%s': reserve without a key fingerprint or address", s->path);
+        return CE_RESERVE_ERROR;
+    }
+    if (s->in_tx) {
+        /* The token would be recorded only at ce_store_commit: a crash
+         * before it forgets a lookup that was paid for. */
+        set_err(s, "cache '%s': reserve inside ce_store_begin is not allowed", s->path);
         return CE_RESERVE_ERROR;
     }
     if (!tx_begin(s, "reserving a lookup"))

@@ -67,6 +67,13 @@ enum ce_reserve {
 enum ce_reserve ce_store_reserve(struct ce_store *s, const char *fp,
                                  const struct ce_quota_spec *spec, const char *ip, int64_t now,
                                  long claim_ttl);
+/* As ce_store_reserve, but when a fresh answer for ip (by ttl / neg_ttl) is
+ * already in the cache it spends nothing and returns CE_RESERVE_CLAIMED:
+ * "read the cache again". Closes the gap between a cache miss and the
+ * reservation, during which another process may have stored the answer. */
+enum ce_reserve ce_store_reserve_uncached(struct ce_store *s, const char *fp,
+                                          const struct ce_quota_spec *spec, const char *ip,
+                                          int64_t now, long claim_ttl, long ttl, long neg_ttl);
 /* Drops this process's claim on ip without an answer (the lookup failed). */
 void ce_store_release(struct ce_store *s, const char *ip);
 /* Records that the service said Limit Exceeded: no process asks before until. */

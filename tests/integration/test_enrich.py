@@ -171,7 +171,7 @@ class EnrichTest(unittest.TestCase):
         self.assertEqual(self.fake.total(), 1)
 
     def test_order_kept_when_answers_arrive_out_of_order(self):
-        delays = {"8.8.8.1": 600, "8.8.8.2": 10, "8.8.8.3": 300, "8.8.8.4": 0}
+        delays = {"8.8.8.1": 700, "8.8.8.2": 150, "8.8.8.3": 400, "8.8.8.4": 250}
         self.fake.control(ip_delay_ms=delays)
         data = "".join("line%d %s\n" % (i, ip) for i, ip in enumerate(delays)).encode()
         cp = self.run_ce(["--concurrency", "4"], data)

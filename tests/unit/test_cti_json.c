@@ -245,8 +245,8 @@ static void test_185_json(void)
     /* byte for byte what json-c itself writes for the answer, minus its ip */
     struct json_object *o = json_tokener_parse(body);
     json_object_object_del(o, "ip");
-    const char *s = json_object_to_json_string_ext(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *want = ce_xmalloc(strlen(s) + 64);
     sprintf(want, "{\"ip\":\"185.7.214.104\",\"status\":\"ok\",%s", s + 1);
     CHECK_STR(json_text(c, "185.7.214.104", "ok"), want);
@@ -271,12 +271,15 @@ static void test_185_json(void)
 
     /* json-c takes these in, but they must not come out: invalid UTF-8
      * becomes U+FFFD, NaN null, "1." a proper number */
-    c = parse("{\"as_name\":\"a\xff" "b\",\"x\":NaN,\"y\":1.,\"z\":\"\xed\xa0\x80\"}");
+    c = parse("{\"as_name\":\"a\xff"
+              "b\",\"x\":NaN,\"y\":1.,\"z\":\"\xed\xa0\x80\"}");
     CHECK_STR(json_text(c, "1.2.3.4", "ok"),
-              "{\"ip\":\"1.2.3.4\",\"status\":\"ok\",\"as_name\":\"a\xef\xbf\xbd" "b\","
+              "{\"ip\":\"1.2.3.4\",\"status\":\"ok\",\"as_name\":\"a\xef\xbf\xbd"
+              "b\","
               "\"x\":null,\"y\":1,\"z\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}");
     /* kv keeps the bytes as they are */
-    CHECK_STR(kv_text(c, ce_fields_all()), "as_name=a\xff" "b\n");
+    CHECK_STR(kv_text(c, ce_fields_all()), "as_name=a\xff"
+                                           "b\n");
     ce_cti_free(c);
 
     c = parse("{}");
@@ -402,12 +405,12 @@ static void test_unknown_keys(void)
 
 static void test_quoting(void)
 {
-    struct ce_cti *c =
-        parse("{\"as_name\":\"A B\",\"reverse_dns\":\"a\\\"b\",\"location\":{\"city\":\"x=y\"},"
-              "\"state\":\"back\\\\slash\",\"expiration\":\"line\\nbreak\",\"ip_range\":\"\","
-              "\"confidence\":\"tab\\there\",\"reputation\":\"\\u0001\\r\",\"country\":\"ok\","
-              "\"behaviors\":[{\"name\":\"a b\"},{\"name\":\"c\"}],\"cves\":[\"\xc3\xa9t\xc3\xa9\"],"
-              "\"ip_range_24\":\"\\u0000x\"}");
+    struct ce_cti *c = parse(
+        "{\"as_name\":\"A B\",\"reverse_dns\":\"a\\\"b\",\"location\":{\"city\":\"x=y\"},"
+        "\"state\":\"back\\\\slash\",\"expiration\":\"line\\nbreak\",\"ip_range\":\"\","
+        "\"confidence\":\"tab\\there\",\"reputation\":\"\\u0001\\r\",\"country\":\"ok\","
+        "\"behaviors\":[{\"name\":\"a b\"},{\"name\":\"c\"}],\"cves\":[\"\xc3\xa9t\xc3\xa9\"],"
+        "\"ip_range_24\":\"\\u0000x\"}");
     CHECK_STR(kv_text(c, ce_fields_all()), "reputation=\"\\x01\\r\"\n"
                                            "confidence=\"tab\\there\"\n"
                                            "ip_range=\"\"\n"
@@ -489,8 +492,7 @@ static void test_fields(void)
     CHECK(ce_fields_parse("default,all", &m, err, sizeof err) && m == all);
     CHECK(ce_fields_parse("reputation,crowdsec_city", &m, err, sizeof err) &&
           m == ((UINT64_C(1) << 0) | (UINT64_C(1) << 12)));
-    CHECK(ce_fields_parse("default,city", &m, err, sizeof err) &&
-          m == (def | (UINT64_C(1) << 12)));
+    CHECK(ce_fields_parse("default,city", &m, err, sizeof err) && m == (def | (UINT64_C(1) << 12)));
     CHECK(ce_fields_parse(" reputation ,\tcity , ,", &m, err, sizeof err) &&
           m == ((UINT64_C(1) << 0) | (UINT64_C(1) << 12)));
     CHECK(ce_fields_parse("", &m, err, sizeof err) && m == 0);
@@ -512,8 +514,7 @@ static void test_fields(void)
     /* every name round-trips, with and without the prefix */
     for (unsigned i = 0; ce_fields_name(i); i++) {
         char spec[64];
-        CHECK(ce_fields_parse(ce_fields_name(i), &m, err, sizeof err) &&
-              m == UINT64_C(1) << i);
+        CHECK(ce_fields_parse(ce_fields_name(i), &m, err, sizeof err) && m == UINT64_C(1) << i);
         snprintf(spec, sizeof spec, "crowdsec_%s", ce_fields_name(i));
         CHECK(ce_fields_parse(spec, &m, err, sizeof err) && m == UINT64_C(1) << i);
     }

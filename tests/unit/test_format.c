@@ -57,13 +57,16 @@ static void test_json_string(void)
     /* each byte of an invalid sequence becomes U+FFFD */
     JS("\xff", "\"\xef\xbf\xbd\"");
     JS("a\x80z", "\"a\xef\xbf\xbdz\"");
-    JS("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"");                       /* overlong '/' */
-    JS("\xe0\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");       /* overlong */
-    JS("\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");       /* surrogate */
+    JS("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"");                 /* overlong '/' */
+    JS("\xe0\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong */
+    JS("\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
     JS("\xf4\x90\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* >10FFFF */
     JS("\xf5", "\"\xef\xbf\xbd\"");
-    JS("\xe2\x82", "\"\xef\xbf\xbd\xef\xbf\xbd\"");                       /* truncated */
-    JS("\xe2\x82" "A", "\"\xef\xbf\xbd\xef\xbf\xbd" "A\"");
+    JS("\xe2\x82", "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* truncated */
+    JS("\xe2\x82"
+       "A",
+       "\"\xef\xbf\xbd\xef\xbf\xbd"
+       "A\"");
     JS("\xf0\x9f\x98", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     JS("caf\xe9!", "\"caf\xef\xbf\xbd!\"");
 }
@@ -170,8 +173,7 @@ static void test_json_lines(void)
 
     /* object lines keep their bytes and gain "crowdsec" */
     LINE(CE_FMT_JSON, "{\"a\":1}", "\n", as, 1, "{\"a\":1,\"crowdsec\":[" A_OK "]}\n");
-    LINE(CE_FMT_JSON, "{\"a\":1}", "\n", as, 2,
-         "{\"a\":1,\"crowdsec\":[" A_OK "," A_NF "]}\n");
+    LINE(CE_FMT_JSON, "{\"a\":1}", "\n", as, 2, "{\"a\":1,\"crowdsec\":[" A_OK "," A_NF "]}\n");
     LINE(CE_FMT_JSON, "{}", "\n", as, 0, "{\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{ }", "", as, 0, "{ \"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "  { \"a\" : [1, 2.5e-3, -0, true, false, null] }\t ", "\r\n", as, 0,
@@ -182,8 +184,7 @@ static void test_json_lines(void)
          "{\"u\":\"\\u00e9\\ud83d\\ude00 \xc3\xa9\",\"s\":\"a\\/b\",\"crowdsec\":[]}\n");
 
     /* anything else is wrapped, even when it looks like JSON */
-    LINE(CE_FMT_JSON, "[1,2]", "\n", as, 0,
-         "{\"message\":\"[1,2]\",\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "[1,2]", "\n", as, 0, "{\"message\":\"[1,2]\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":\"\xff\"}", "\n", as, 0,
          "{\"message\":\"{\\\"a\\\":\\\"\xef\xbf\xbd\\\"}\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":\"\xed\xa0\x80\"}", "\n", as, 0,
@@ -196,8 +197,7 @@ static void test_json_lines(void)
          "{\"message\":\"{\\\"a\\\":1,}\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":1} x", "\n", as, 0,
          "{\"message\":\"{\\\"a\\\":1} x\",\"crowdsec\":[]}\n");
-    LINE(CE_FMT_JSON, "{\"a\":1", "\n", as, 0,
-         "{\"message\":\"{\\\"a\\\":1\",\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "{\"a\":1", "\n", as, 0, "{\"message\":\"{\\\"a\\\":1\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":NaN}", "\n", as, 0,
          "{\"message\":\"{\\\"a\\\":NaN}\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":01}", "\n", as, 0,
@@ -208,8 +208,7 @@ static void test_json_lines(void)
          "{\"message\":\"{\\\"a\\\":\\\"\\\\x41\\\"}\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":1}\0", "\n", as, 0,
          "{\"message\":\"{\\\"a\\\":1}\\u0000\",\"crowdsec\":[]}\n");
-    LINE(CE_FMT_JSON, "\x0b{}", "\n", as, 0,
-         "{\"message\":\"\\u000b{}\",\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "\x0b{}", "\n", as, 0, "{\"message\":\"\\u000b{}\",\"crowdsec\":[]}\n");
 
     /* nesting: deep but bounded is kept, past the bound wrapped */
     struct ce_buf deep = {0};
@@ -235,8 +234,7 @@ static void test_json_lines(void)
 
 static void test_simple(void)
 {
-    static const enum ce_lookup sts[] = {CE_LK_NOT_FOUND, CE_LK_QUOTA, CE_LK_OFFLINE,
-                                         CE_LK_ERROR};
+    static const enum ce_lookup sts[] = {CE_LK_NOT_FOUND, CE_LK_QUOTA, CE_LK_OFFLINE, CE_LK_ERROR};
     static const char *json[] = {
         "{\"ip\":\"192.0.2.7\",\"status\":\"not_found\",\"reputation\":\"unknown\"}",
         "{\"ip\":\"192.0.2.7\",\"status\":\"quota\"}",

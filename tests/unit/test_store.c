@@ -623,12 +623,13 @@ static void test_claims(void)
     child = spawn_claimer("claims.db", "4.4.4.4", NOW, &hold);
     CHECK(child > 0);
     CHECK(sql_int(db, "SELECT pid FROM claims WHERE ip = '4.4.4.4'") == (long long)child);
-    CHECK(ce_store_quota_status(s, "kc", &day, NOW, &spent, NULL) && spent == 3);
+    CHECK(ce_store_quota_status(s, "kc", &day, NOW, &spent, NULL) && spent == 4);
     CHECK(ce_store_reserve(s, "kc", &day, "4.4.4.4", NOW + 10, 3600) == CE_RESERVE_CLAIMED);
     CHECK(ce_store_reserve(s, "kc", &day, "4.4.4.4", NOW + 3600, 3600) == CE_RESERVE_CLAIMED);
-    CHECK(ce_store_quota_status(s, "kc", &day, NOW, &spent, NULL) && spent == 3);
+    CHECK(ce_store_quota_status(s, "kc", &day, NOW, &spent, NULL) && spent == 4);
     /* Our put and release never drop another process's claim. */
     ce_store_release(s, "4.4.4.4");
+    CHECK(ce_store_put(s, "4.4.4.4", true, "{}", 2, NOW));
     CHECK(ce_store_reserve(s, "kc", &day, "4.4.4.4", NOW + 10, 3600) == CE_RESERVE_CLAIMED);
     /* Older than claim_ttl: stale although the process lives. */
     CHECK(ce_store_reserve(s, "kc", &day, "4.4.4.4", NOW + 3601, 3600) == CE_RESERVE_GRANTED);
@@ -705,6 +706,9 @@ static void test_transactions(void)
     }
     /* Inside the transaction, other connections do not see it yet. */
     CHECK(sql_int(path_of("tx.db"), "SELECT COUNT(*) FROM answers") == 0);
+    /* A token must be durable before the lookup: no reserve in a batch. */
+    CHECK(ce_store_reserve(s, "kt", NULL, "1.2.3.4", NOW, 60) == CE_RESERVE_ERROR);
+    CHECK(strstr(ce_store_error(s), "ce_store_begin") != NULL);
     CHECK(ce_store_commit(s));
     CHECK(sql_int(path_of("tx.db"), "SELECT COUNT(*) FROM answers") == 500);
     CHECK(ce_store_stats(s, NOW, 10, 10, &st) && st.found == 250 && st.not_found == 250);
@@ -810,6 +814,18 @@ static void test_open_errors(void)
         CHECK(strstr(err, "cannot create directory") != NULL);
         CHECK(strstr(err, strerror(EACCES)) != NULL);
 
+        /* An existing database in a directory that became read-only: WAL
+         * needs to create files beside it. */
+        s = open_ok("ro2/cache.db");
+        ce_store_close(s);
+        chmod(path_of("ro2"), 0500);
+        p = path_of("ro2/cache.db");
+        err[0] = '\0';
+        CHECK(ce_store_open(p, err, sizeof err) == NULL);
+        CHECK(strstr(err, p) != NULL);
+        CHECK(strstr(err, strerror(EACCES)) != NULL);
+        fprintf(stderr, "  (message: %s)\n", err);
+
         /* A write-protected database file. */
         s = open_ok("rofile.db");
         ce_store_close(s);
@@ -819,7 +835,7 @@ static void test_open_errors(void)
         CHECK(ce_store_open(p, err, sizeof err) == NULL);
         CHECK(strstr(err, "not writable") != NULL);
         CHECK(strstr(err, p) != NULL);
-        fprintf(stderr, "  (messages: %s)\n", err);
+        fprintf(stderr, "  (message: %s)\n", err);
     } else {
         fprintf(stderr, "  (running as root: permission checks skipped)\n");
     }
