@@ -22,6 +22,7 @@ void ce_app_free(struct ce_app *a)
     ce_resolver_destroy(a->r);
     ce_store_close(a->store);
     ce_extract_destroy(a->x);
+    ce_parser_destroy(a->parser);
     ce_cidr_list_destroy(a->ignore);
 }
 
@@ -83,6 +84,11 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
         ce_err("%s", err);
         return CE_EXIT_USAGE;
     }
+    a->parser = ce_parser_load(cfg->parser, err, sizeof err);
+    if (!a->parser && err[0]) {
+        ce_err("--parser: %s", err);
+        return CE_EXIT_USAGE;
+    }
     a->store = open_store(cfg, false);
     if (a->quota.limit >= 0 && !a->store && !cfg->offline)
         ce_warn("--quota cannot be kept across runs without the cache; only this run's "
@@ -130,8 +136,7 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
 static void summary(const struct ce_config *cfg, const struct ce_resolver_stats *st,
                     const struct ce_pipeline_result *pr)
 {
-    bool trouble = st->by_status[CE_LK_QUOTA] || st->by_status[CE_LK_ERROR] ||
-                   st->by_status[CE_LK_OFFLINE];
+    bool trouble = st->by_status[CE_LK_QUOTA] || st->by_status[CE_LK_ERROR];
     if (cfg->quiet || (!cfg->verbose && !trouble))
         return;
     ce_log(trouble ? CE_LOG_WARN : CE_LOG_INFO,
@@ -154,7 +159,7 @@ void ce_app_count_line(void *ud, const char *line, size_t len)
 {
     struct ce_app *a = ud;
     struct ce_addr addrs[CE_EXTRACT_MAX];
-    size_t n = ce_extract_line(a->x, line, len, addrs, CE_EXTRACT_MAX);
+    size_t n = ce_parser_extract(a->parser, a->x, line, len, addrs, CE_EXTRACT_MAX);
     for (size_t i = 0; i < n; i++)
         ce_resolver_count(a->r, &addrs[i]);
 }
@@ -212,7 +217,7 @@ int ce_app_enrich(struct ce_config *cfg)
         .out_fd = STDOUT_FILENO,
     };
     struct ce_pipeline_result pr;
-    ce_pipeline_run(&po, a.x, a.r, cfg->args, cfg->nargs, &pr);
+    ce_pipeline_run(&po, a.x, a.parser, a.r, cfg->args, cfg->nargs, &pr);
 
     struct ce_resolver_stats st;
     ce_resolver_get_stats(a.r, &st);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "extract.h"
 #include "format.h"
+#include "parser.h"
 #include "resolve.h"
 #include "store.h"
 
@@ -27,6 +28,7 @@ struct ce_app {
     uint64_t fields;
     struct ce_cidr_list *ignore;
     struct ce_extractor *x;
+    struct ce_parser *parser; /* NULL: every address */
     struct ce_store *store;
     struct ce_resolver *r;
     struct ce_quota_spec quota;

@@ -34,6 +34,7 @@ struct ce_config {
     char *ignore;
     char *quota;
     char *prioritize;
+    char *parser;
     char *key; /* from CTI_API_KEY, --key-file or the config file; never argv */
     long concurrency;
     long max_queries; /* -1: no cap */
@@ -56,6 +57,7 @@ struct ce_config {
     bool version;
     bool list_fields;
     bool expired; /* cache purge --expired */
+    bool list_parsers;
     /* Positional arguments after the options (files, IPs, sub-commands). */
     char **args;
     size_t nargs;

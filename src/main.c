@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cti_json.h"
 #include "log.h"
+#include "parser.h"
 #include "util.h"
 
 int main(int argc, char **argv)
@@ -33,6 +34,11 @@ int main(int argc, char **argv)
     if (cfg.list_fields) {
         for (unsigned i = 0; ce_fields_name(i); i++)
             printf("crowdsec_%s\n", ce_fields_name(i));
+        ce_config_free(&cfg);
+        return fflush(stdout) ? CE_EXIT_OUTPUT : CE_EXIT_OK;
+    }
+    if (cfg.list_parsers) {
+        ce_parser_list(stdout);
         ce_config_free(&cfg);
         return fflush(stdout) ? CE_EXIT_OUTPUT : CE_EXIT_OK;
     }

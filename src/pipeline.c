@@ -27,6 +27,7 @@ struct qline {
 struct pipe_state {
     const struct ce_pipeline_opts *o;
     struct ce_extractor *x;
+    const struct ce_parser *parser;
     struct ce_resolver *r;
     struct ce_pipeline_result *res;
 
@@ -92,7 +93,7 @@ static void handle_line(struct pipe_state *s, const char *line, size_t len)
     if (len && line[len - 1] == '\n')
         term = (len >= 2 && line[len - 2] == '\r') ? 2 : 1;
     struct ce_addr addrs[CE_EXTRACT_MAX];
-    size_t n = ce_extract_line(s->x, line, len - term, addrs, CE_EXTRACT_MAX);
+    size_t n = ce_parser_extract(s->parser, s->x, line, len - term, addrs, CE_EXTRACT_MAX);
     const struct ce_annot *ann[CE_EXTRACT_MAX];
     bool waiting = false;
     for (size_t i = 0; i < n; i++) {
@@ -247,11 +248,12 @@ static bool read_chunk(struct pipe_state *s)
 }
 
 void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
-                     struct ce_resolver *r, char *const *files, size_t nfiles,
-                     struct ce_pipeline_result *res)
+                     const struct ce_parser *parser, struct ce_resolver *r, char *const *files,
+                     size_t nfiles, struct ce_pipeline_result *res)
 {
     static char *const stdin_only[] = {"-"};
-    struct pipe_state s = {.o = o, .x = x, .r = r, .res = res, .out_fd = o->out_fd};
+    struct pipe_state s = {
+        .o = o, .x = x, .parser = parser, .r = r, .res = res, .out_fd = o->out_fd};
     memset(res, 0, sizeof *res);
     if (nfiles == 0) {
         files = stdin_only;
@@ -286,15 +288,14 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
             else
                 want = false;
         }
+        if (s.all_done && s.qlen == 0 && s.start == s.end && !ce_resolver_pending(r))
+            break;
         int poll_fd = want && !did ? ce_input_fd(s.in) : -1;
         if (!did)
             out_flush(&s); /* about to wait: show what is ready */
         if (!did || ce_resolver_pending(r))
             readable = ce_resolver_run(r, poll_fd, did ? 0 : IDLE_WAIT_MS) || readable;
         drain(&s);
-
-        if (s.all_done && s.qlen == 0 && s.start == s.end && !ce_resolver_pending(r))
-            break;
     }
     if (res->output_closed)
         ce_resolver_abandon(r);

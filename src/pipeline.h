@@ -3,7 +3,8 @@
  * FIFO (reading pauses when it is full) and writes each line once, in order,
  * as soon as every IP on it is resolved.
  *
- * Ownership: borrows the extractor and the resolver. */
+ * Ownership: borrows the extractor, the parser (may be NULL) and the
+ * resolver. */
 #ifndef CE_PIPELINE_H
 #define CE_PIPELINE_H
 
@@ -12,6 +13,7 @@
 
 #include "extract.h"
 #include "format.h"
+#include "parser.h"
 #include "resolve.h"
 
 struct ce_pipeline_opts {
@@ -34,7 +36,7 @@ struct ce_pipeline_result {
 /* Runs the whole stream over files[0..nfiles) ("-" is stdin; no files means
  * stdin). Returns when every line is written or the output is gone. */
 void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
-                     struct ce_resolver *r, char *const *files, size_t nfiles,
+                     const struct ce_parser *parser, struct ce_resolver *r, char *const *files, size_t nfiles,
                      struct ce_pipeline_result *res);
 
 #endif
