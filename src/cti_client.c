@@ -23,9 +23,13 @@ struct req {
     char **ips;
     size_t nips;
     int attempt;
-    int64_t due_ms;        /* when a retry may start */
-    long retry_after_ms;   /* from the last answer's Retry-After, -1 if none */
+    int64_t due_ms;      /* when a retry may start */
+    long retry_after_ms; /* from the last answer's Retry-After, -1 if none */
     bool too_big;
+    /* Sent to the batch endpoint. Kept per request because batch_refused can
+     * change while it is in flight: its answer must be read the way it was
+     * asked (a batch 403 is "no premium", a single 403 is "bad key"). */
+    bool batch;
     struct ce_buf body;
     struct ce_client *client;
 };
@@ -81,8 +85,8 @@ static char *queue_pop(struct ce_client *c)
     return ip;
 }
 
-struct ce_client *ce_client_create(const struct ce_client_opts *o, ce_client_done_fn done,
-                                   void *ud, char *err, size_t errlen)
+struct ce_client *ce_client_create(const struct ce_client_opts *o, ce_client_done_fn done, void *ud,
+                                   char *err, size_t errlen)
 {
     static bool curl_ready;
     if (!curl_ready) {
@@ -228,11 +232,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         char *end;
         long secs = strtol(s, &end, 10);
         if (end != s && (*end == '\r' || *end == '\n' || *end == '\0' || *end == ' ')) {
+            /* Clamped before scaling: a huge value must read as "too long to
+             * wait", not overflow. */
+            if (secs > MAX_RETRY_AFTER_MS / 1000)
+                secs = MAX_RETRY_AFTER_MS / 1000 + 1;
             r->retry_after_ms = secs < 0 ? 0 : secs * 1000;
         } else {
             time_t when = curl_getdate(s, NULL);
             if (when != (time_t)-1) {
                 long d = (long)(when - time(NULL));
+                if (d > MAX_RETRY_AFTER_MS / 1000)
+                    d = MAX_RETRY_AFTER_MS / 1000 + 1;
                 r->retry_after_ms = d < 0 ? 0 : d * 1000;
             }
         }
@@ -240,10 +250,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Puts the IPs of r back at the head of the queue, in their order; r keeps
+ * none. */
+static void requeue(struct ce_client *c, struct req *r)
+{
+    for (size_t i = r->nips; i-- > 0;) {
+        queue_push(c, r->ips[i], true);
+        r->ips[i] = NULL;
+    }
+    r->nips = 0;
+}
+
 static bool start_req(struct ce_client *c, struct req *r)
 {
     struct ce_buf url = {0};
-    if (r->nips == 1 && !(c->o.batch_size > 1 && !c->batch_refused)) {
+    r->batch = r->nips > 1 || (c->o.batch_size > 1 && !c->batch_refused);
+    if (!r->batch) {
         ce_buf_printf(&url, "%s/smoke/%s", c->base_url, r->ips[0]);
     } else {
         ce_buf_printf(&url, "%s/smoke?ips=", c->base_url);
@@ -448,7 +470,7 @@ static void finish(struct ce_client *c, struct req *r, CURLcode rc)
     remove_inflight(c, r);
     long status = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    bool batch = r->nips > 1 || (c->o.batch_size > 1 && !c->batch_refused);
+    bool batch = r->batch;
     char err[256];
 
     if (rc != CURLE_OK) {
@@ -479,15 +501,26 @@ static void finish(struct ce_client *c, struct req *r, CURLcode rc)
         break;
     case 403:
         if (batch) {
-            /* A key without the premium plan: fall back to single lookups. */
+            /* A key without the premium plan: fall back to single lookups.
+             * Other batch calls already in flight get the same 403: one
+             * warning is enough. */
+            if (!c->batch_refused)
+                ce_warn("the batch endpoint was refused (403): the key may lack the premium "
+                        "plan; falling back to single lookups");
             c->batch_refused = true;
-            ce_warn("the batch endpoint was refused (403): the key may lack the premium "
-                    "plan; falling back to single lookups");
-            for (size_t i = r->nips; i-- > 0;) {
-                queue_push(c, r->ips[i], true);
-                r->ips[i] = NULL;
+            requeue(c, r);
+            /* Batch calls waiting to be retried would go to the refused
+             * endpoint again: their IPs go back to the queue as singles. */
+            for (struct req **pp = &c->retries; *pp;) {
+                struct req *q = *pp;
+                if (q->batch) {
+                    *pp = q->next;
+                    requeue(c, q);
+                    req_free(q);
+                } else {
+                    pp = &q->next;
+                }
             }
-            r->nips = 0;
             break;
         }
         report_req(c, r, CE_CR_FORBIDDEN, status, "the API rejected the key (403)");
@@ -516,17 +549,21 @@ static void finish(struct ce_client *c, struct req *r, CURLcode rc)
     req_free(r);
 }
 
-static void collect(struct ce_client *c)
+/* Returns how many transfers finished. */
+static size_t collect(struct ce_client *c)
 {
     CURLMsg *m;
     int left;
+    size_t n = 0;
     while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct req *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         finish(c, r, m->data.result);
+        n++;
     }
+    return n;
 }
 
 bool ce_client_run(struct ce_client *c, int extra_fd, int timeout_ms)
@@ -548,15 +585,22 @@ bool ce_client_run(struct ce_client *c, int extra_fd, int timeout_ms)
     bool readable = false;
     if (timeout_ms > 0 || extra_fd >= 0) {
         int nfds = 0;
-        curl_multi_poll(c->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
-                        timeout_ms, &nfds);
+        curl_multi_poll(c->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0, timeout_ms,
+                        &nfds);
         readable = extra_fd >= 0 && (wfd.revents & (CURL_WAIT_POLLIN)) != 0;
     }
-    curl_multi_perform(c->multi, &running);
-    collect(c);
-    start_ready(c);
-    if (c->ninflight)
+    /* Until nothing changes: a perform that only sends a new request can also
+     * finish another transfer whose answer has arrived, and a finished
+     * transfer left uncollected would wait for the next socket event (or the
+     * caller's whole timeout) to be reported. */
+    for (;;) {
         curl_multi_perform(c->multi, &running);
+        size_t before = c->stats.requests;
+        size_t done = collect(c);
+        start_ready(c);
+        if (!done && c->stats.requests == before)
+            break;
+    }
     return readable;
 }
 
