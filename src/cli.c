@@ -229,16 +229,6 @@ static const struct opt_def *find_short(char c)
     return NULL;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 /* name = value lines; '#' starts a comment line. */
 static int load_file(struct ce_config *cfg, const char *path, bool must_exist)
 {
@@ -254,7 +244,7 @@ static int load_file(struct ce_config *cfg, const char *path, bool must_exist)
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        char *s = trim(line);
+        char *s = ce_str_trim(line);
         if (!*s || *s == '#')
             continue;
         char *eq = strchr(s, '=');
@@ -266,7 +256,7 @@ static int load_file(struct ce_config *cfg, const char *path, bool must_exist)
             break;
         }
         *eq = '\0';
-        char *name = trim(s), *val = trim(eq + 1);
+        char *name = ce_str_trim(s), *val = ce_str_trim(eq + 1);
         const struct opt_def *o = find_long(name, strlen(name));
         if (!o || !(o->where & FROM_FILE)) {
             fprintf(stderr, "cti-enrich: %s: unknown setting '%s'\n", origin, name);
@@ -293,7 +283,7 @@ static int read_key_file(struct ce_config *cfg, const char *path)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    char *k = trim(buf);
+    char *k = ce_str_trim(buf);
     if (!*k) {
         fprintf(stderr, "cti-enrich: key file '%s' is empty\n", path);
         return 1;

@@ -330,6 +330,13 @@ static void start_ready(struct ce_client *c)
                 r->next = NULL;
                 break;
             }
+        if (r && r->nips > 1 && c->batch_refused) {
+            /* A batch call that failed while the endpoint was being refused
+             * elsewhere: its IPs go as single lookups instead. */
+            requeue(c, r);
+            req_free(r);
+            continue;
+        }
         if (!r) {
             if (!c->qlen)
                 return;

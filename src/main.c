@@ -14,6 +14,9 @@ int main(int argc, char **argv)
 {
     /* A closed output pipe is an EPIPE to handle, not a signal that kills. */
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit a write fails with EFBIG, and the cache or the
+     * output reports it, instead of the process being killed. */
+    signal(SIGXFSZ, SIG_IGN);
 
     struct ce_config cfg;
     int rc = ce_config_load(&cfg, argc, argv);

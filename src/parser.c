@@ -25,16 +25,6 @@ struct ce_parser {
     bool first;
 };
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 /* The folders searched for NAME.parser, in order. */
 static size_t search_dirs(const char *dirs[3])
 {
@@ -85,7 +75,7 @@ struct ce_parser *ce_parser_load(const char *name, char *err, size_t errlen)
     int lineno = 0;
     while (ok && fgets(line, sizeof line, f)) {
         lineno++;
-        char *s = trim(line);
+        char *s = ce_str_trim(line);
         if (!*s || *s == '#')
             continue;
         char *eq = strchr(s, '=');
@@ -95,7 +85,7 @@ struct ce_parser *ce_parser_load(const char *name, char *err, size_t errlen)
             break;
         }
         *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
+        char *key = ce_str_trim(s), *val = ce_str_trim(eq + 1);
         if (!strcmp(key, "pattern")) {
             free(pattern);
             pattern = ce_xstrdup(val);
@@ -212,11 +202,11 @@ void ce_parser_list(FILE *out)
             snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
             FILE *f = fopen(path, "r");
             while (f && fgets(line, sizeof line, f)) {
-                char *s = trim(line);
+                char *s = ce_str_trim(line);
                 if (!strncmp(s, "description", 11)) {
                     char *eq = strchr(s, '=');
                     if (eq)
-                        snprintf(desc, sizeof desc, "%s", trim(eq + 1));
+                        snprintf(desc, sizeof desc, "%s", ce_str_trim(eq + 1));
                     break;
                 }
             }

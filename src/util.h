@@ -36,6 +36,9 @@ const char *ce_buf_cstr(struct ce_buf *b);
 void ce_buf_reset(struct ce_buf *b);
 void ce_buf_free(struct ce_buf *b);
 
+/* Strips leading and trailing whitespace in place; returns the start. */
+char *ce_str_trim(char *s);
+
 /* Monotonic clock in milliseconds. */
 int64_t ce_now_ms(void);
 

@@ -183,6 +183,28 @@ class CacheTest(unittest.TestCase):
         self.assertEqual(cp.stdout.decode(), "8.8.8.8" + syn("8.8.8.8") + "\n")
         self.assertIn(b"memory only", cp.stderr)
 
+    def test_full_disk_stream_still_flows(self):
+        # A file-size limit stands in for a full disk: the cache's writes fail
+        # part-way through the run, the stream does not.
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (48 * 1024, 48 * 1024))
+
+        ips = ["4.3.%d.%d" % (i // 50, i % 50 + 1) for i in range(120)]
+        p = subprocess.run(enrich_command(FAST + ["--cache", self.cache]), input=lines_for(ips),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=base_env(enrich_env(self.fake)), preexec_fn=limit,
+                           timeout=120 * timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode().splitlines()
+        self.assertEqual(len(out), 120)
+        for i, line in enumerate(out):
+            self.assertEqual(line, "l%d %s%s" % (i, ips[i], syn(ips[i])))
+        self.assertEqual(p.stderr.decode().count("cache: "), 1, p.stderr)
+        self.assertIn(b"memory only", p.stderr)
+        self.assertEqual(self.fake.total(), 120)
+
     def test_expired_answers_are_asked_again(self):
         rec = {"ip": "8.8.8.8", "status": "ok", "fetched_at": int(time.time()) - 10 * 86400,
                "data": synthetic_answer("8.8.8.8")}
