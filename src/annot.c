@@ -27,6 +27,9 @@ void ce_annot_clear(struct ce_annot *a)
         return;
     free(a->kv);
     free(a->json);
-    a->kv = a->json = NULL;
-    a->kv_len = a->kv_count = a->json_len = 0;
+    free(a->kv1);
+    free(a->kv1_marks);
+    a->kv1_marks = NULL;
+    a->kv = a->json = a->kv1 = NULL;
+    a->kv_len = a->kv_count = a->json_len = a->kv1_len = 0;
 }

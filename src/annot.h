@@ -6,6 +6,7 @@
 #define CE_ANNOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -35,6 +36,13 @@ struct ce_annot {
      * {"ip": ..., "status": ..., <CTI members>}. */
     char *json;
     size_t json_len;
+    /* kv output of this IP as the first (unsuffixed) one on a line, rendered
+     * once by ce_annot_finish_kv, which then drops the pairs: the common
+     * case costs one copy. kv1_marks[0..kv_count+2) are the offsets in kv1
+     * just after each key name, where an "_n" suffix goes for the n-th IP. */
+    char *kv1;
+    size_t kv1_len;
+    uint32_t *kv1_marks;
 };
 
 void ce_annot_clear(struct ce_annot *a);

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,11 +203,20 @@ void ce_client_get_stats(const struct ce_client *c, struct ce_client_stats *out)
     *out = c->stats;
 }
 
+/* --max-body bounds the answer about one IP; a batch answer carries up to
+ * one per IP asked, so a batch call of realistic answers is not refused as a
+ * whole for being the sum of many small ones. */
+static long body_limit(const struct ce_client *c, const struct req *r)
+{
+    long n = r->nips > 1 ? (long)r->nips : 1;
+    return c->o.max_body > LONG_MAX / n ? LONG_MAX : c->o.max_body * n;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct req *r = ud;
     size_t len = size * n;
-    if (r->body.len + len > (size_t)r->client->o.max_body) {
+    if (r->body.len + len > (size_t)body_limit(r->client, r)) {
         r->too_big = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
@@ -296,7 +306,7 @@ static bool start_req(struct ce_client *c, struct req *r)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, c->o.timeout_s);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout_s);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_body);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body_limit(c, r));
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -319,6 +329,16 @@ static size_t batch_limit(const struct ce_client *c)
 
 static void start_ready(struct ce_client *c)
 {
+    if (c->stopped != CE_CR_OK) {
+        /* After a 403 or a Limit Exceeded nothing more is asked: late
+         * submissions fail at once, as promised in cti_client.h. */
+        char *ip;
+        while ((ip = queue_pop(c)) != NULL) {
+            report(c, ip, c->stopped, 0, NULL, 0, NULL);
+            free(ip);
+        }
+        return;
+    }
     int64_t now = ce_now_ms();
     while (c->ninflight < (size_t)c->o.concurrency) {
         struct req *r = NULL;
@@ -482,7 +502,7 @@ static void finish(struct ce_client *c, struct req *r, CURLcode rc)
 
     if (rc != CURLE_OK) {
         if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-            snprintf(err, sizeof err, "answer larger than %ld bytes", c->o.max_body);
+            snprintf(err, sizeof err, "answer larger than %ld bytes", body_limit(c, r));
             report_req(c, r, CE_CR_ERROR, status, err);
             req_free(r);
             return;

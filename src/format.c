@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char hex[] = "0123456789abcdef";
@@ -181,6 +182,7 @@ void ce_annot_render_simple(struct ce_annot *a, enum ce_lookup status, enum ce_f
             a->kv_len = sizeof pair;
             a->kv_count = 1;
         }
+        ce_annot_finish_kv(a);
         return;
     }
     struct ce_buf b = {0};
@@ -418,8 +420,28 @@ static void format_kv(struct ce_buf *out, const char *line, size_t len, const ch
         const struct ce_annot *a = annots[i];
         assert(a);
         char sfx[24] = "";
+        size_t sl = 0;
         if (i)
-            snprintf(sfx, sizeof sfx, "_%zu", i + 1);
+            sl = (size_t)snprintf(sfx, sizeof sfx, "_%zu", i + 1);
+        if (a->kv1) {
+            if (i == 0) {
+                ce_buf_add(out, a->kv1, a->kv1_len);
+                continue;
+            }
+            /* Copy the pre-rendered text, the suffix after each key. */
+            size_t from = 0, nm = a->kv_count + 2;
+            ce_buf_reserve(out, a->kv1_len + nm * sl);
+            for (size_t m = 0; m < nm; m++) {
+                size_t to = a->kv1_marks[m];
+                memcpy(out->data + out->len, a->kv1 + from, to - from);
+                out->len += to - from;
+                memcpy(out->data + out->len, sfx, sl);
+                out->len += sl;
+                from = to;
+            }
+            ce_buf_add(out, a->kv1 + from, a->kv1_len - from);
+            continue;
+        }
         ce_buf_adds(out, " crowdsec_ip");
         ce_buf_adds(out, sfx);
         ce_buf_addc(out, '=');
@@ -449,6 +471,44 @@ static void format_kv(struct ce_buf *out, const char *line, size_t len, const ch
         }
     }
     ce_buf_add(out, term, term_len);
+}
+
+void ce_annot_finish_kv(struct ce_annot *a)
+{
+    struct ce_buf b = {0};
+    size_t nm = a->kv_count + 2, m = 0;
+    uint32_t *marks = ce_xmalloc(nm * sizeof *marks);
+    free(a->kv1);
+    free(a->kv1_marks);
+    ce_buf_adds(&b, " crowdsec_ip");
+    marks[m++] = (uint32_t)b.len;
+    ce_buf_addc(&b, '=');
+    ce_buf_adds(&b, a->ip);
+    ce_buf_adds(&b, " crowdsec_status");
+    marks[m++] = (uint32_t)b.len;
+    ce_buf_addc(&b, '=');
+    ce_buf_adds(&b, ce_lookup_name(a->status));
+    const char *p = a->kv, *end = a->kv ? a->kv + a->kv_len : NULL;
+    for (size_t k = 0; k < a->kv_count && p < end; k++) {
+        const char *nz = memchr(p, '\0', (size_t)(end - p));
+        const char *vz = nz ? memchr(nz + 1, '\0', (size_t)(end - nz - 1)) : NULL;
+        if (!vz)
+            break;
+        ce_buf_adds(&b, " crowdsec_");
+        ce_buf_add(&b, p, (size_t)(nz - p));
+        marks[m++] = (uint32_t)b.len;
+        ce_buf_addc(&b, '=');
+        ce_buf_add(&b, nz + 1, (size_t)(vz - nz - 1));
+        p = vz + 1;
+    }
+    /* The pairs are not needed any more: kv1 and its marks say it all. */
+    free(a->kv);
+    a->kv = NULL;
+    a->kv_len = 0;
+    a->kv_count = m - 2;
+    a->kv1 = b.data ? ce_xrealloc(b.data, b.len) : NULL;
+    a->kv1_len = b.len;
+    a->kv1_marks = marks;
 }
 
 void ce_format_line(struct ce_buf *out, enum ce_format fmt, const char *line, size_t len,

@@ -24,6 +24,10 @@ void ce_json_string(struct ce_buf *out, const char *s, size_t len);
  * error); a->ip must be set. not_found carries reputation "unknown". */
 void ce_annot_render_simple(struct ce_annot *a, enum ce_lookup status, enum ce_format fmt);
 
+/* Renders a->kv1 from ip, status and the kv pairs; call once the annotation
+ * is final (ce_annot_render_simple does it itself). */
+void ce_annot_finish_kv(struct ce_annot *a);
+
 /* Appends one output line. line[0..len) is the line without its terminator,
  * term[0..term_len) the terminator ("\n", "\r\n" or "" for a last line
  * without one); annots are the line's n resolved annotations, in order.

@@ -119,6 +119,8 @@ static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct c
         e->a.kv = b.data;
         e->a.kv_len = b.len;
         e->a.kv_count = count;
+        e->a.status = CE_LK_OK;
+        ce_annot_finish_kv(&e->a);
     } else {
         ce_cti_render_json(c, e->a.ip, "ok", &b);
         e->a.json = b.data;
