@@ -14,6 +14,10 @@
 
 #include "util.h"
 
+/* An IPv4 address as one number, first octet in the high bits. */
+#define V4(a, b, c, d)                                                                             \
+    ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -38,11 +42,13 @@ static bool is_zone_char(char c)
            c == '_' || c == '~' || c == '-';
 }
 
-/* Four decimal octets. A leading zero is refused because inet_aton() and
- * many tools read "010" as octal 8: the same text would mean two addresses. */
-static bool parse_v4(const char *s, size_t len, unsigned char out[4])
+/* Four decimal octets, as one number (first octet in the high bits). A
+ * leading zero is refused because inet_aton() and many tools read "010" as
+ * octal 8: the same text would mean two addresses. */
+static bool parse_v4(const char *s, size_t len, uint32_t *out)
 {
     size_t i = 0;
+    uint32_t r = 0;
     for (int part = 0; part < 4; part++) {
         if (part > 0) {
             if (i >= len || s[i] != '.')
@@ -58,8 +64,9 @@ static bool parse_v4(const char *s, size_t len, unsigned char out[4])
         size_t ndig = i - start;
         if (ndig == 0 || v > 255 || (ndig > 1 && s[start] == '0'))
             return false;
-        out[part] = (unsigned char)v;
+        r = r << 8 | v;
     }
+    *out = r;
     return i == len;
 }
 
@@ -96,11 +103,11 @@ static bool parse_v6(const char *s, size_t len, unsigned char out[16])
             i++;
         if (i < len && s[i] == '.') {
             /* An embedded IPv4 tail is always the last 32 bits. */
-            unsigned char b4[4];
-            if (ng > 6 || !parse_v4(s + start, len - start, b4))
+            uint32_t v4;
+            if (ng > 6 || !parse_v4(s + start, len - start, &v4))
                 return false;
-            groups[ng++] = (uint16_t)(b4[0] << 8 | b4[1]);
-            groups[ng++] = (uint16_t)(b4[2] << 8 | b4[3]);
+            groups[ng++] = (uint16_t)(v4 >> 16);
+            groups[ng++] = (uint16_t)(v4 & 0xffff);
             i = len;
             break;
         }
@@ -145,27 +152,44 @@ static bool parse_v6(const char *s, size_t len, unsigned char out[16])
 
 static const unsigned char v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+/* Written field by field, not built in a local and copied: a copy right
+ * after byte-wise writes stalls on store forwarding, and this runs for every
+ * address found. */
+static void set_v4(struct ce_addr *out, uint32_t v)
+{
+    memset(out, 0, sizeof *out);
+    out->family = 4;
+    out->bytes[0] = (unsigned char)(v >> 24);
+    out->bytes[1] = (unsigned char)(v >> 16);
+    out->bytes[2] = (unsigned char)(v >> 8);
+    out->bytes[3] = (unsigned char)v;
+}
+
 bool ce_addr_parse(const char *s, size_t len, struct ce_addr *out)
 {
     if (!s || len == 0)
         return false;
+    /* A loop rather than memchr: candidates are short, a call costs more. */
+    bool colon = false;
+    for (size_t k = 0; k < len && !colon; k++)
+        colon = s[k] == ':';
+    if (!colon) {
+        uint32_t v;
+        if (!parse_v4(s, len, &v))
+            return false;
+        set_v4(out, v);
+        return true;
+    }
     struct ce_addr a;
     memset(&a, 0, sizeof a);
-    if (memchr(s, ':', len)) {
-        if (!parse_v6(s, len, a.bytes))
-            return false;
-        a.family = 6;
-        /* A mapped address is an IPv4 host seen through a dual-stack socket:
-         * it is the same host as the dotted quad, so it gets the same key. */
-        if (memcmp(a.bytes, v4mapped_prefix, 12) == 0) {
-            memmove(a.bytes, a.bytes + 12, 4);
-            memset(a.bytes + 4, 0, 12);
-            a.family = 4;
-        }
-    } else {
-        if (!parse_v4(s, len, a.bytes))
-            return false;
-        a.family = 4;
+    if (!parse_v6(s, len, a.bytes))
+        return false;
+    a.family = 6;
+    /* A mapped address is an IPv4 host seen through a dual-stack socket: it
+     * is the same host as the dotted quad, so it gets the same key. */
+    if (memcmp(a.bytes, v4mapped_prefix, 12) == 0) {
+        set_v4(out, V4(a.bytes[12], a.bytes[13], a.bytes[14], a.bytes[15]));
+        return true;
     }
     *out = a;
     return true;
@@ -232,8 +256,11 @@ struct range {
 static bool in_prefix(const unsigned char *addr, const unsigned char *net, unsigned plen)
 {
     unsigned full = plen / 8, rest = plen % 8;
-    if (memcmp(addr, net, full) != 0)
-        return false;
+    /* Bytes one by one rather than memcmp: the first one usually differs,
+     * and this runs for every address found. */
+    for (unsigned k = 0; k < full; k++)
+        if (addr[k] != net[k])
+            return false;
     if (rest == 0)
         return true;
     unsigned char mask = (unsigned char)(0xff << (8 - rest));
@@ -244,26 +271,32 @@ static bool in_prefix(const unsigned char *addr, const unsigned char *net, unsig
  * class E. Entries the registry marks "globally reachable" inside a listed
  * block (192.0.0.9, 192.0.0.10) are still refused: nobody's threat feed is
  * about them. */
-static const struct range v4_special[] = {
-    {{0}, 8},             /* "this network" */
-    {{10}, 8},            /* private */
-    {{100, 64}, 10},      /* CGNAT shared space */
-    {{127}, 8},           /* loopback */
-    {{169, 254}, 16},     /* link-local */
-    {{172, 16}, 12},      /* private */
-    {{192, 0, 0}, 24},    /* IETF protocol assignments */
-    {{192, 0, 2}, 24},    /* TEST-NET-1 */
-    {{192, 88, 99}, 24},  /* 6to4 relay anycast (deprecated) */
-    {{192, 168}, 16},     /* private */
-    {{198, 18}, 15},      /* benchmarking */
-    {{198, 51, 100}, 24}, /* TEST-NET-2 */
-    {{203, 0, 113}, 24},  /* TEST-NET-3 */
-    {{224}, 4},           /* multicast */
-    {{240}, 4},           /* reserved, and 255.255.255.255 broadcast */
+/* IPv4 ranges as numbers, so that a test is an xor and a mask. */
+struct range4 {
+    uint32_t net;
+    unsigned char plen;
+};
+
+static const struct range4 v4_special[] = {
+    {V4(0, 0, 0, 0), 8},       /* "this network" */
+    {V4(10, 0, 0, 0), 8},      /* private */
+    {V4(100, 64, 0, 0), 10},   /* CGNAT shared space */
+    {V4(127, 0, 0, 0), 8},     /* loopback */
+    {V4(169, 254, 0, 0), 16},  /* link-local */
+    {V4(172, 16, 0, 0), 12},   /* private */
+    {V4(192, 0, 0, 0), 24},    /* IETF protocol assignments */
+    {V4(192, 0, 2, 0), 24},    /* TEST-NET-1 */
+    {V4(192, 88, 99, 0), 24},  /* 6to4 relay anycast (deprecated) */
+    {V4(192, 168, 0, 0), 16},  /* private */
+    {V4(198, 18, 0, 0), 15},   /* benchmarking */
+    {V4(198, 51, 100, 0), 24}, /* TEST-NET-2 */
+    {V4(203, 0, 113, 0), 24},  /* TEST-NET-3 */
+    {V4(224, 0, 0, 0), 4},     /* multicast */
+    {V4(240, 0, 0, 0), 4},     /* reserved, and 255.255.255.255 broadcast */
 };
 
 /* IANA IPv6 Special-Purpose Address Registry. Everything outside 2000::/3 is
- * refused afterwards anyway; the entries below 2000::/3 are listed so that the
+ * refused beforehand anyway; the entries below 2000::/3 are listed so that the
  * table reads like the registry. */
 static const struct range v6_special[] = {
     {{0}, 96},                                        /* ::, ::1, IPv4-compatible */
@@ -285,18 +318,25 @@ static const struct range v6_special[] = {
 bool ce_addr_is_global(const struct ce_addr *a)
 {
     if (a->family == 4) {
-        for (size_t k = 0; k < sizeof v4_special / sizeof v4_special[0]; k++)
-            if (in_prefix(a->bytes, v4_special[k].bytes, v4_special[k].plen))
+        uint32_t v = V4(a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
+        for (size_t k = 0; k < sizeof v4_special / sizeof v4_special[0]; k++) {
+            unsigned plen = v4_special[k].plen;
+            uint32_t mask = plen ? 0xffffffffu << (32 - plen) : 0;
+            if (((v ^ v4_special[k].net) & mask) == 0)
                 return false;
+        }
         return true;
     }
     if (a->family != 6)
         return false;
+    /* Only 2000::/3 is allocated as global unicast (checked first: it is
+     * the cheapest test and refuses most of what is refused). */
+    if ((a->bytes[0] & 0xe0) != 0x20)
+        return false;
     for (size_t k = 0; k < sizeof v6_special / sizeof v6_special[0]; k++)
         if (in_prefix(a->bytes, v6_special[k].bytes, v6_special[k].plen))
             return false;
-    /* Only 2000::/3 is allocated as global unicast. */
-    return (a->bytes[0] & 0xe0) == 0x20;
+    return true;
 }
 
 /* ---- CIDR lists ---- */

@@ -104,6 +104,7 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
         .ttl = cfg->ttl,
         .neg_ttl = cfg->negative_ttl,
         .store = a->store,
+        .memory_limit = (size_t)cfg->table_memory,
         .client = {.base_url = cfg->api_url,
                    .key = cfg->key,
                    .concurrency = cfg->concurrency,

@@ -79,6 +79,8 @@ static const struct opt_def opts[] = {
      "lines held while waiting for lookups", BOTH},
     {"window-bytes", 0, OPT_SIZE, OFF(window_bytes), "16M", "BYTES",
      "bytes held while waiting for lookups", BOTH},
+    {"table-memory", 0, OPT_SIZE, OFF(table_memory), "32M", "BYTES",
+     "answers kept rendered in memory; beyond, re-read from the cache", BOTH},
     {"max-body", 0, OPT_SIZE, OFF(max_body), "1M", "BYTES", "largest answer accepted", BOTH},
     {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL,
      "with cache purge: only the expired answers", FROM_ARGV},

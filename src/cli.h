@@ -49,6 +49,7 @@ struct ce_config {
     long ttl;          /* seconds */
     long negative_ttl; /* seconds */
     long max_body;
+    long table_memory;
     bool offline;
     bool no_cache;
     bool quiet;

@@ -296,6 +296,8 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
         if (!did || ce_resolver_pending(r))
             readable = ce_resolver_run(r, poll_fd, did ? 0 : IDLE_WAIT_MS) || readable;
         drain(&s);
+        if (s.qlen == 0)
+            ce_resolver_trim(r); /* no line refers to an annotation now */
     }
     if (res->output_closed)
         ce_resolver_abandon(r);

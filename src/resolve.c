@@ -28,6 +28,9 @@ struct entry {
     bool started;          /* its lookup was asked for (or it needs none) */
     bool allowed;          /* within the budget of a restricted run */
     uint64_t lines;        /* lines counted by a first pass */
+    bool in_store;         /* the cache database holds its answer */
+    bool dried;            /* annotation dropped by ce_resolver_trim */
+    bool used;             /* asked for since the last trim */
 };
 
 struct ce_resolver {
@@ -41,6 +44,7 @@ struct ce_resolver {
     size_t error_messages;
     bool store_failed_logged;
     bool restricted; /* only entries marked allowed may be looked up */
+    size_t annot_bytes; /* rendered annotation text held in memory */
     struct ce_resolver_stats st;
 };
 
@@ -121,10 +125,12 @@ static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct c
         e->a.kv_count = count;
         e->a.status = CE_LK_OK;
         ce_annot_finish_kv(&e->a);
+        r->annot_bytes += e->a.kv1_len + (e->a.kv_count + 2) * sizeof *e->a.kv1_marks;
     } else {
         ce_cti_render_json(c, e->a.ip, "ok", &b);
         e->a.json = b.data;
         e->a.json_len = b.len;
+        r->annot_bytes += b.len;
     }
     e->a.status = CE_LK_OK;
     r->st.by_status[CE_LK_OK]++;
@@ -174,6 +180,8 @@ static void on_done(void *ud, const char *ip, enum ce_cti_result res, long http_
         /* Write-through: the answer is durable before it is used. */
         if (s && !ce_store_put(s, ip, true, body, len, wall_now()))
             store_failed(r, "cannot store an answer");
+        else if (s)
+            e->in_store = true;
         finish_answer(r, e, c);
         ce_cti_free(c);
         return;
@@ -304,6 +312,7 @@ static bool from_store(struct ce_resolver *r, struct entry *e)
         return false; /* a damaged row: ask again */
     finish_answer(r, e, c);
     ce_cti_free(c);
+    e->in_store = true;
     return true;
 }
 
@@ -393,9 +402,25 @@ static struct entry *known_entry(struct ce_resolver *r, const struct ce_addr *a)
     return e;
 }
 
+/* Reads back an annotation that ce_resolver_trim dropped. */
+static void rehydrate(struct ce_resolver *r, struct entry *e)
+{
+    e->dried = false;
+    r->st.by_status[CE_LK_OK]--; /* counted again by finish_answer */
+    if (from_store(r, e))
+        return;
+    /* Gone from the cache meanwhile (purged by another process): the answer
+     * this run had is lost, so this is an error rather than a second ask. */
+    ce_warn("%s: its answer left the cache during the run", e->a.ip);
+    finish_simple(r, e, CE_LK_ERROR);
+}
+
 const struct ce_annot *ce_resolver_get(struct ce_resolver *r, const struct ce_addr *a)
 {
     struct entry *e = known_entry(r, a);
+    e->used = true;
+    if (e->dried)
+        rehydrate(r, e);
     if (e->a.status == CE_LK_PENDING && !e->started) {
         e->started = true;
         if (r->o.offline) {
@@ -523,6 +548,30 @@ bool ce_resolver_run(struct ce_resolver *r, int extra_fd, int timeout_ms)
     }
     struct pollfd p = {.fd = extra_fd, .events = POLLIN};
     return poll(&p, 1, timeout_ms) > 0;
+}
+
+void ce_resolver_trim(struct ce_resolver *r)
+{
+    if (!r->o.memory_limit || r->annot_bytes <= r->o.memory_limit)
+        return;
+    /* Second chance: drop what the cache can give back and no line asked for
+     * since the last trim; what is in use survives, so only a working set
+     * larger than the limit makes annotations come and go. */
+    for (size_t i = 0; i < r->nslots; i++) {
+        struct entry *e = r->slots[i];
+        if (!e || !e->in_store || e->dried || e->a.status != CE_LK_OK)
+            continue;
+        if (e->used) {
+            e->used = false;
+            continue;
+        }
+        r->annot_bytes -= e->a.kv1 ? e->a.kv1_len + (e->a.kv_count + 2) *
+                                                        sizeof *e->a.kv1_marks
+                                   : e->a.json_len;
+        ce_annot_clear(&e->a);
+        e->a.status = CE_LK_OK;
+        e->dried = true;
+    }
 }
 
 size_t ce_resolver_pending(const struct ce_resolver *r)

@@ -27,6 +27,9 @@ struct ce_resolver_opts {
     char key_fp[17];
     long ttl, neg_ttl;
     struct ce_store *store; /* may be NULL: memory only */
+    /* Rendered annotations kept in memory beyond this many bytes are dropped
+     * (see ce_resolver_trim) when the cache holds them; 0: no limit. */
+    size_t memory_limit;
     /* Network lookups; ignored when offline. */
     struct ce_client_opts client;
 };
@@ -73,6 +76,12 @@ void ce_resolver_plan(struct ce_resolver *r, bool restrict_budget, struct ce_pla
 /* Does ready network and cache work, waiting at most timeout_ms, or until
  * extra_fd (if >= 0) is readable. Returns true when extra_fd is readable. */
 bool ce_resolver_run(struct ce_resolver *r, int extra_fd, int timeout_ms);
+
+/* Keeps memory bounded on runs with very many unique IPs: when the rendered
+ * annotations pass the memory limit, drops those the cache database holds
+ * (they are read back on their next use). Only call it when no line waiting
+ * for output refers to an annotation. */
+void ce_resolver_trim(struct ce_resolver *r);
 
 /* Lookups started and not finished. */
 size_t ce_resolver_pending(const struct ce_resolver *r);

@@ -177,7 +177,7 @@ class FaultTest(unittest.TestCase):
         # exists when the retry starts: libcurl itself re-sends a request
         # once when a *reused* connection dies before any byte of answer,
         # which would add a request the client did not count.
-        slow = 1000 if not UNDER_WRAPPER else 4000
+        slow = 1000 if not UNDER_WRAPPER else 1500  # below --timeout 2s
         self.fault_case({BAD: ["reset"]}, ["--retries", "1"], 2,
                         "lookup of 8.8.8.8 failed: Failure when receiving data from the peer",
                         extra_control={"ip_delay_ms": {g: slow for g in GOOD}})
