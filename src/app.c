@@ -146,6 +146,9 @@ static void summary(const struct ce_config *cfg, const struct ce_resolver_stats 
            pr->lines, pr->lines_annotated, st->unique, st->from_memory, st->from_cache,
            st->lookups, st->by_status[CE_LK_OK], st->by_status[CE_LK_NOT_FOUND],
            st->by_status[CE_LK_QUOTA], st->by_status[CE_LK_OFFLINE], st->by_status[CE_LK_ERROR]);
+    if (st->reread)
+        ce_info("%zu answers were read back from the cache after --table-memory trims",
+                st->reread);
     if (st->by_status[CE_LK_QUOTA]) {
         const char *why = st->limit_exceeded ? "the service said Limit Exceeded"
                           : cfg->max_queries >= 0 && st->lookups >= (size_t)cfg->max_queries

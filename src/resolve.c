@@ -406,6 +406,7 @@ static struct entry *known_entry(struct ce_resolver *r, const struct ce_addr *a)
 static void rehydrate(struct ce_resolver *r, struct entry *e)
 {
     e->dried = false;
+    r->st.reread++;
     r->st.by_status[CE_LK_OK]--; /* counted again by finish_answer */
     if (from_store(r, e))
         return;

@@ -101,6 +101,7 @@ struct ce_resolver_stats {
     bool budget_spent;     /* --max-queries or --quota stopped lookups */
     bool cache_failed;     /* the cache database failed during the run */
     size_t deprioritized;  /* IPs left out because a short budget went to others */
+    size_t reread;         /* annotations read back after a trim */
 };
 void ce_resolver_get_stats(const struct ce_resolver *r, struct ce_resolver_stats *out);
 

@@ -205,6 +205,23 @@ class CacheTest(unittest.TestCase):
         self.assertIn(b"memory only", p.stderr)
         self.assertEqual(self.fake.total(), 120)
 
+    def test_small_table_memory_same_output_no_extra_lookups(self):
+        # Groups of IPs, each over several read chunks, then the first group
+        # again: the trim drops the idle groups and reads them back.
+        ips = ["3.4.%d.%d" % (i // 100, i % 100 + 1) for i in range(600)]
+        seq = []
+        for g in (0, 1, 2, 0):
+            seq += [ips[g * 200 + (i * 7) % 200] for i in range(40000)]
+        data = lines_for(seq)
+        f = self.tmp / "in.log"
+        f.write_bytes(data)
+        first = self.run_ce([f])
+        self.assertEqual(self.fake.total(), 600)
+        second = self.run_ce(["--table-memory", "64k", "-v", f])
+        self.assertEqual(second.stdout, first.stdout)
+        self.assertRegex(second.stderr.decode(), r"\d+ answers were read back")
+        self.assertEqual(self.fake.total(), 600)
+
     def test_expired_answers_are_asked_again(self):
         rec = {"ip": "8.8.8.8", "status": "ok", "fetched_at": int(time.time()) - 10 * 86400,
                "data": synthetic_answer("8.8.8.8")}
