@@ -414,6 +414,14 @@ static bool schedule_retry(struct ce_client *c, struct req *r)
     return true;
 }
 
+/* Why schedule_retry declined, for the message. */
+static const char *given_up(const struct ce_client *c, const struct req *r)
+{
+    return r->attempt < c->o.retries && r->retry_after_ms > MAX_RETRY_AFTER_MS
+               ? "Retry-After too long to wait for"
+               : "retries spent";
+}
+
 /* The service refused (403) or is out of quota: nothing more will be asked. */
 static void stop_all(struct ce_client *c, enum ce_cti_result res, long status)
 {
@@ -563,13 +571,14 @@ static void finish(struct ce_client *c, struct req *r, CURLcode rc)
         }
         if (schedule_retry(c, r))
             return;
-        report_req(c, r, CE_CR_ERROR, status, "throttled (429 Too Many Requests), retries spent");
+        snprintf(err, sizeof err, "throttled (429 Too Many Requests), %s", given_up(c, r));
+        report_req(c, r, CE_CR_ERROR, status, err);
         break;
     default:
         if (status >= 500 && schedule_retry(c, r))
             return;
-        snprintf(err, sizeof err, "HTTP status %ld%s", status,
-                 status >= 500 ? ", retries spent" : "");
+        snprintf(err, sizeof err, "HTTP status %ld%s%s", status, status >= 500 ? ", " : "",
+                 status >= 500 ? given_up(c, r) : "");
         report_req(c, r, CE_CR_ERROR, status, err);
         break;
     }

@@ -36,7 +36,7 @@ struct entry {
 struct ce_resolver {
     struct ce_resolver_opts o;
     struct ce_client *client;
-    struct entry **slots;
+    struct slot *slots;
     size_t nslots, count;
     struct entry *waiting;
     size_t nwaiting;
@@ -48,27 +48,35 @@ struct ce_resolver {
     struct ce_resolver_stats st;
 };
 
-static uint64_t hash_addr(const struct ce_addr *a)
+/* The table's slots hold the key inline, so a probe touches one cache line
+ * and no entry unless the key matches: this lookup runs once per address
+ * on every line. */
+struct slot {
+    uint64_t k0, k1;
+    unsigned char family; /* 0: empty */
+    struct entry *e;
+};
+
+static void key_of(const struct ce_addr *a, uint64_t *k0, uint64_t *k1)
 {
-    /* FNV-1a over the 17 bytes that make the key. */
-    uint64_t h = 1469598103934665603ULL ^ a->family;
-    h *= 1099511628211ULL;
-    for (int i = 0; i < 16; i++) {
-        h ^= a->bytes[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    memcpy(k0, a->bytes, 8);
+    memcpy(k1, a->bytes + 8, 8);
 }
 
-static bool same_addr(const struct ce_addr *x, const struct ce_addr *y)
+static size_t hash_key(uint64_t k0, uint64_t k1, unsigned char family)
 {
-    return x->family == y->family && !memcmp(x->bytes, y->bytes, 16);
+    uint64_t h = (k0 ^ family) * 0x9E3779B97F4A7C15ULL;
+    h ^= (k1 + (h >> 31)) * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h ^ (h >> 29));
 }
 
-static struct entry **find_slot(struct entry **slots, size_t nslots, const struct ce_addr *a)
+static struct slot *find_slot(struct slot *slots, size_t nslots, const struct ce_addr *a)
 {
-    size_t mask = nslots - 1, i = (size_t)hash_addr(a) & mask;
-    while (slots[i] && !same_addr(&slots[i]->addr, a))
+    uint64_t k0, k1;
+    key_of(a, &k0, &k1);
+    size_t mask = nslots - 1, i = hash_key(k0, k1, a->family) & mask;
+    while (slots[i].family &&
+           !(slots[i].k0 == k0 && slots[i].k1 == k1 && slots[i].family == a->family))
         i = (i + 1) & mask;
     return &slots[i];
 }
@@ -76,10 +84,10 @@ static struct entry **find_slot(struct entry **slots, size_t nslots, const struc
 static void grow(struct ce_resolver *r)
 {
     size_t n = r->nslots ? r->nslots * 2 : 1024;
-    struct entry **s = ce_xcalloc(n, sizeof *s);
+    struct slot *s = ce_xcalloc(n, sizeof *s);
     for (size_t i = 0; i < r->nslots; i++)
-        if (r->slots[i])
-            *find_slot(s, n, &r->slots[i]->addr) = r->slots[i];
+        if (r->slots[i].family)
+            *find_slot(s, n, &r->slots[i].e->addr) = r->slots[i];
     free(r->slots);
     r->slots = s;
     r->nslots = n;
@@ -87,20 +95,20 @@ static void grow(struct ce_resolver *r)
 
 static struct entry *lookup_entry(struct ce_resolver *r, const struct ce_addr *a)
 {
-    if (!r->nslots)
-        return NULL;
-    return *find_slot(r->slots, r->nslots, a);
+    return find_slot(r->slots, r->nslots, a)->e;
 }
 
 static struct entry *add_entry(struct ce_resolver *r, const struct ce_addr *a)
 {
     if ((r->count + 1) * 2 > r->nslots)
         grow(r);
-    struct entry **slot = find_slot(r->slots, r->nslots, a);
+    struct slot *slot = find_slot(r->slots, r->nslots, a);
     struct entry *e = ce_xcalloc(1, sizeof *e);
     e->addr = *a;
     ce_addr_format(a, e->a.ip);
-    *slot = e;
+    key_of(a, &slot->k0, &slot->k1);
+    slot->family = a->family;
+    slot->e = e;
     r->count++;
     r->st.unique++;
     return e;
@@ -252,9 +260,9 @@ void ce_resolver_destroy(struct ce_resolver *r)
         return;
     ce_client_destroy(r->client);
     for (size_t i = 0; i < r->nslots; i++)
-        if (r->slots[i]) {
-            ce_annot_clear(&r->slots[i]->a);
-            free(r->slots[i]);
+        if (r->slots[i].family) {
+            ce_annot_clear(&r->slots[i].e->a);
+            free(r->slots[i].e);
         }
     free(r->slots);
     free(r);
@@ -482,7 +490,7 @@ void ce_resolver_plan(struct ce_resolver *r, bool restrict_budget, struct ce_pla
     struct entry **todo = ce_xmalloc((r->count ? r->count : 1) * sizeof *todo);
     size_t n = 0;
     for (size_t i = 0; i < r->nslots; i++) {
-        struct entry *e = r->slots[i];
+        struct entry *e = r->slots[i].e;
         if (!e || !e->lines)
             continue;
         out->unique++;
@@ -559,7 +567,7 @@ void ce_resolver_trim(struct ce_resolver *r)
      * since the last trim; what is in use survives, so only a working set
      * larger than the limit makes annotations come and go. */
     for (size_t i = 0; i < r->nslots; i++) {
-        struct entry *e = r->slots[i];
+        struct entry *e = r->slots[i].e;
         if (!e || !e->in_store || e->dried || e->a.status != CE_LK_OK)
             continue;
         if (e->used) {

@@ -194,7 +194,8 @@ class FaultTest(unittest.TestCase):
         # Beyond the client's limit (and beyond a long's range once in ms):
         # an error at once, no retry, no overflow.
         self.fault_case({BAD: ["throttle_ra:99999999999999999999"]}, ["--retries", "3"], 1,
-                        "lookup of 8.8.8.8 failed: throttled", max_s=2.0)
+                        "lookup of 8.8.8.8 failed: throttled (429 Too Many Requests), "
+                        "Retry-After too long to wait for", max_s=2.0)
 
     # -- retries that succeed -----------------------------------------------
 
