@@ -57,9 +57,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import gen_log  # noqa: E402
 from fake_cti import synthetic_answer  # noqa: E402
 
-# fake_cti.py with TCP_NODELAY (see fake_server.py: without it every request
-# on a kept-alive connection waits ~40 ms more than --delay-ms).
-FAKE_CTI = HERE / "fake_server.py"
+FAKE_CTI = ROOT / "tests" / "integration" / "fake_cti.py"
 RG_PATTERN = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
 RG_PATTERN_ASCII = r"(?-u)\b(?:\d{1,3}\.){3}\d{1,3}\b"
 MIB = 1024 * 1024

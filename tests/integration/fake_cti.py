@@ -512,6 +512,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-cti/1.0"
     timeout = 120  # idle keep-alive connections are dropped after this
+    # Headers and body go out in two send() calls; with Nagle's algorithm a
+    # kept-alive connection would hold the body until the client's delayed
+    # ACK (~40 ms), which no real front end adds.
+    disable_nagle_algorithm = True
 
     # -- plumbing ----------------------------------------------------------
 

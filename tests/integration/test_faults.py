@@ -125,10 +125,9 @@ class FaultTest(unittest.TestCase):
     # -- the fault matrix ---------------------------------------------------
 
     def test_hang_times_out_and_is_retried_once(self):
-        took = self.fault_case({BAD: ["hang"]}, ["--retries", "1"], 2,
-                               "lookup of 8.8.8.8 failed: Timeout was reached",
-                               min_s=4.0, max_s=6.5)
-        self.assertGreaterEqual(took, 4.0)
+        # Two attempts of 2 s each, then the run ends.
+        self.fault_case({BAD: ["hang"]}, ["--retries", "1"], 2,
+                        "lookup of 8.8.8.8 failed: Timeout was reached", min_s=4.0, max_s=6.5)
 
     def test_close_mid_body(self):
         self.fault_case({BAD: ["close_mid_body"]}, ["--retries", "1"], 2,
@@ -216,9 +215,9 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(cp.stderr, b"")
 
     def test_alternating_503_concurrent_total_exact(self):
-        # Concurrent: which call fails is not fixed, but every IP ends ok
-        # (2 retries cover any interleaving here), so the calls are exactly
-        # one 503 for each ok.
+        # Concurrent: which call fails is not fixed, but with 6 retries
+        # every IP ends ok, so the calls are exactly one 503 for each ok
+        # (the last call answered an IP, so it was an "ok").
         ips = ["8.8.5.%d" % i for i in range(1, 9)]
         self.fake.control(pattern=["error503", "ok"])
         data = "".join("n%d %s\n" % (i, ip) for i, ip in enumerate(ips))
