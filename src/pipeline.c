@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "input.h"
+#include "prefetch.h"
 #include "log.h"
 #include "util.h"
 
@@ -43,6 +44,7 @@ struct pipe_state {
     char *const *files;
     size_t nfiles, next_file;
     struct ce_input *in;
+    struct ce_prefetch *pf; /* decoding thread, for gzip files */
     char *buf;
     size_t cap, start, end;
     bool in_eof;   /* the current input is finished */
@@ -197,6 +199,8 @@ static bool consume(struct pipe_state *s)
 
 static void close_input(struct pipe_state *s)
 {
+    ce_prefetch_stop(s->pf);
+    s->pf = NULL;
     ce_input_close(s->in);
     s->in = NULL;
 }
@@ -210,6 +214,10 @@ static bool open_next(struct pipe_state *s)
         s->in = ce_input_open(path, err, sizeof err);
         if (s->in) {
             s->in_eof = false;
+            /* Reading a file never blocks the loop, so it may go ahead in
+             * its own thread; a pipe stays in the poll loop. */
+            if (ce_input_is_regular(s->in))
+                s->pf = ce_prefetch_start(s->in);
             return true;
         }
         ce_err("%s", err);
@@ -233,7 +241,8 @@ static bool read_chunk(struct pipe_state *s)
     size_t room = s->cap - s->end;
     if (room == 0)
         return false;
-    ssize_t n = ce_input_read(s->in, s->buf + s->end, room);
+    ssize_t n = s->pf ? ce_prefetch_read(s->pf, s->buf + s->end, room)
+                      : ce_input_read(s->in, s->buf + s->end, room);
     if (n > 0) {
         s->end += (size_t)n;
         return true;
