@@ -267,16 +267,16 @@ static bool in_prefix(const unsigned char *addr, const unsigned char *net, unsig
     return (addr[full] & mask) == (net[full] & mask);
 }
 
-/* IANA IPv4 Special-Purpose Address Registry, plus multicast and the old
- * class E. Entries the registry marks "globally reachable" inside a listed
- * block (192.0.0.9, 192.0.0.10) are still refused: nobody's threat feed is
- * about them. */
 /* IPv4 ranges as numbers, so that a test is an xor and a mask. */
 struct range4 {
     uint32_t net;
     unsigned char plen;
 };
 
+/* IANA IPv4 Special-Purpose Address Registry, plus multicast and the old
+ * class E. Entries the registry marks "globally reachable" inside a listed
+ * block (192.0.0.9, 192.0.0.10) are still refused: nobody's threat feed is
+ * about them. */
 static const struct range4 v4_special[] = {
     {V4(0, 0, 0, 0), 8},       /* "this network" */
     {V4(10, 0, 0, 0), 8},      /* private */

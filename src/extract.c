@@ -1,5 +1,6 @@
 /* extract.c: finds address candidates in a log line with one PCRE2 pattern,
- * then lets addr.c decide what they are.
+ * then lets addr.c decide what they are. A byte scan in C picks the few
+ * positions where the pattern can match, and PCRE2 is run only there.
  *
  * The split of work: the pattern only finds well-bounded tokens shaped like
  * an address, and is deliberately loose inside them (any hex/colon run); the
@@ -88,12 +89,14 @@ static const char pattern[] =
  *   they are whole runs of 1-3 digits. The four lookbehinds are checked as
  *   written (they only look at s[p-1] and s[p-2]); the first is that p = 0
  *   or s[p-1] is not [0-9A-Za-z_].
- * So every start p has a '.' or ':' in s[p..p+4], and the scan goes from one
- * such byte q to the next, each time looking at the starts in [q-4, q] that
- * are not before `from` or at or before the previous q. Of those, only the
- * first of the run of hex digits (for ':') or digits (for '.') that ends at
- * q can start a match: for any later one, s[p-1] is a hex digit, which both
- * branches refuse, as shown. */
+ * So every start p has a '.' or ':' in s[p..p+4]. The scan visits each such
+ * byte q in order and looks at the starts in [max(q-4, lo), q], lo being one
+ * past the previous q (or `from`): every position from `from` on is looked
+ * at once, in order. The starts there that pass the above have s[p..q) all
+ * hex (':') or all digits ('.'), at most 4 or 3 of them; walking back from q
+ * over such bytes, down to that bound, gives the smallest. Any larger one has
+ * a hex digit at s[p-1], which both branches refuse, so only the smallest is
+ * checked further, and tried. */
 
 enum {
     C_DIGIT = 1, /* [0-9] */
@@ -208,7 +211,7 @@ static int try_at(struct ce_extractor *x, const unsigned char *s, size_t len, si
                     : pcre2_match(x->re, s, len, p, 0, x->md, NULL);
     if (rc == PCRE2_ERROR_NOMATCH)
         return M_NONE;
-    /* A resource limit ends the line, as it ended an unanchored search. */
+    /* Any other error (a resource limit) ends the line, as it did before. */
     return rc < 0 ? M_STOP : M_FOUND;
 }
 
@@ -223,7 +226,7 @@ static int next_match(struct ce_extractor *x, const unsigned char *s, size_t len
         uint64_t m = punct_mask(cls, s + blk, len - blk < 64 ? len - blk : 64);
         for (; m; m &= m - 1) {
             size_t q = blk + lowest_bit(m);
-            size_t first = q - lo > 4 ? q - 4 : lo; /* starts left: [first, q] */
+            size_t first = q - lo > 4 ? q - 4 : lo; /* the starts to look at: [first, q] */
             size_t p = q;
             if (s[q] == ':') {
                 while (p > first && (cls[s[p - 1]] & C_HEX))

@@ -134,6 +134,35 @@ static const struct xcase cases[] = {
        "8.8"),
      ""},
     {L("2a01:4f8:\0:1"), ""},
+    /* where a match can start: "key:" prefixes, glued runs, a timestamp
+     * before an address, and how far a run that is no address reaches */
+    {L("2026:10:00:35 8.8.8.8"), "8.8.8.8"},
+    {L("Dec  4 19:56:01 host sshd[123]: Failed password from 8.8.8.8 port 22"), "8.8.8.8"},
+    {L("[01/Mar/2024:00:00:00 +0000] 1.2.3.4"), "1.2.3.4"},
+    {L("1.2.3.4 at 2026:10:00:35, then 5.6.7.8"), "1.2.3.4 5.6.7.8"},
+    {L("Mozilla/5.0 (Windows NT 10.0; Win64; x64) rv:121.0 Gecko/20100101"), ""},
+    {L("key:2a01:4f8::1"), "2a01:4f8::1"},
+    {L("g123:2a01:4f8::1"), "2a01:4f8::1"},
+    {L("_:2a01:4f8::1"), "2a01:4f8::1"},
+    {L("g1234:2a01:4f8::1"), ""},
+    {L("abc:2a01:4f8::1"), ""},
+    {L("deadbeef:2a01:4f8::1"), ""},
+    {L(".2a01:4f8::1"), ""},
+    {L(":2a01:4f8::1"), ""},
+    {L("2a01:4f8::1::"), ""},
+    {L("ab:cd 2a01:4f8::1"), "2a01:4f8::1"},
+    {L(":8.8.8.8"), "8.8.8.8"},
+    {L("a:8.8.8.8"), ""},
+    {L("1-8.8.8.8"), "8.8.8.8"},
+    {L("a-8.8.8.8"), ""},
+    {L("/8.8.8.8"), "8.8.8.8"},
+    {L("//8.8.8.8"), "8.8.8.8"},
+    {L("x/8.8.8.8"), ""},
+    {L("1.2.3.4:5.6.7.8"), "1.2.3.4 5.6.7.8"},
+    {L("8.8.8.8:8.8.4.4"), "8.8.8.8 8.8.4.4"},
+    {L("8.8.8.8::"), "8.8.8.8"},
+    {L("::ffff:8.8.8.8:443"), "8.8.8.8"},
+    {L("2a01:4f8::1:8.8.8.8"), "2a01:4f8::1:808:808"},
     /* nothing to find */
     {L(""), ""},
     {L("no address here"), ""},
@@ -271,11 +300,38 @@ static void test_long(void)
     ce_extract_destroy(x);
 }
 
+/* The same addresses at every offset around the 64-byte blocks the line is
+ * scanned in, after fillers that do and do not look like addresses. */
+static void test_offsets(void)
+{
+    char err[200];
+    struct ce_extractor *x = ce_extract_create(NULL, err, sizeof err);
+    CHECK(x != NULL);
+    if (!x)
+        return;
+    static const char *const fillers[] = {" ", "a", ".", ":", "0.", "1:", "ab:", "v1.2 "};
+    static const char tail[] = " 8.8.8.8 [2a01:4f8::1]:443 v1.2.3.4 2a01:4f8::1";
+    for (size_t f = 0; f < sizeof fillers / sizeof fillers[0]; f++) {
+        size_t flen = strlen(fillers[f]);
+        for (size_t pad = 0; pad <= 140; pad++) {
+            char line[256];
+            for (size_t i = 0; i < pad; i++)
+                line[i] = fillers[f][i % flen];
+            memcpy(line + pad, tail, sizeof tail - 1);
+            run(x, line, pad + sizeof tail - 1, "8.8.8.8 2a01:4f8::1");
+            /* and cut right after the first one, so that it ends the line */
+            run(x, line, pad + 8, "8.8.8.8");
+        }
+    }
+    ce_extract_destroy(x);
+}
+
 int main(void)
 {
     test_table();
     test_ignore();
     test_max();
     test_long();
+    test_offsets();
     return check_summary("test_extract");
 }
