@@ -28,7 +28,11 @@ struct result {
 
 static void path_of(char *out, size_t n, const char *name)
 {
-    snprintf(out, n, "%s/%s", tmpdir, name);
+    int w = snprintf(out, n, "%s/%s", tmpdir, name);
+    if (w < 0 || (size_t)w >= n) {
+        fprintf(stderr, "test_input: temp path too long\n");
+        exit(2);
+    }
 }
 
 static void write_file(const char *name, const void *data, size_t len)
