@@ -79,8 +79,10 @@ static const struct opt_def opts[] = {
      "lines held while waiting for lookups", BOTH},
     {"window-bytes", 0, OPT_SIZE, OFF(window_bytes), "16M", "BYTES",
      "bytes held while waiting for lookups", BOTH},
-    {"table-memory", 0, OPT_SIZE, OFF(table_memory), "32M", "BYTES",
-     "answers kept rendered in memory; beyond, re-read from the cache", BOTH},
+    {"table-memory", 0, OPT_SIZE, OFF(table_memory), NULL, "BYTES",
+     "answers kept rendered in memory; beyond, re-read from the cache "
+     "[32M for kv, 128M for json]",
+     BOTH},
     {"max-body", 0, OPT_SIZE, OFF(max_body), "1M", "BYTES", "largest answer accepted", BOTH},
     {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL,
      "with cache purge: only the expired answers", FROM_ARGV},
@@ -452,6 +454,10 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
     if (!cfg->cache_path)
         cfg->cache_path = default_path("XDG_CACHE_HOME", ".cache", "cache.db");
 
+    /* A JSON annotation carries the whole answer, about four times a kv one:
+     * the same number of IPs needs four times the room. */
+    if (cfg->table_memory == 0)
+        cfg->table_memory = (!strcmp(cfg->format, "json") ? 128L : 32L) * 1024 * 1024;
     if (strcmp(cfg->format, "kv") && strcmp(cfg->format, "json")) {
         fprintf(stderr, "cti-enrich: --format must be kv or json, not '%s'\n", cfg->format);
         return 1;

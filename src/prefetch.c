@@ -7,10 +7,10 @@
 
 #include "util.h"
 
-/* Four blocks of 1 MiB: enough to ride out jitter between the two threads,
+/* Four blocks of 512 KiB: enough to ride out jitter between the two threads,
  * and a fixed bound on memory. */
 #define SLOTS 4
-#define SLOT_SIZE (1024 * 1024)
+#define SLOT_SIZE (512 * 1024)
 
 struct slot {
     char *data;

@@ -45,6 +45,7 @@ struct ce_resolver {
     bool store_failed_logged;
     bool restricted; /* only entries marked allowed may be looked up */
     size_t annot_bytes; /* rendered annotation text held in memory */
+    size_t hand;        /* where ce_resolver_trim's sweep goes on */
     struct ce_resolver_stats st;
 };
 
@@ -121,6 +122,11 @@ static void finish_simple(struct ce_resolver *r, struct entry *e, enum ce_lookup
     r->st.by_status[status]++;
 }
 
+static size_t annot_size(const struct ce_annot *a)
+{
+    return a->kv1 ? a->kv1_len + (a->kv_count + 2) * sizeof *a->kv1_marks : a->json_len;
+}
+
 static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct ce_cti *c)
 {
     struct ce_buf b = {0};
@@ -133,12 +139,12 @@ static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct c
         e->a.kv_count = count;
         e->a.status = CE_LK_OK;
         ce_annot_finish_kv(&e->a);
-        r->annot_bytes += e->a.kv1_len + (e->a.kv_count + 2) * sizeof *e->a.kv1_marks;
+        r->annot_bytes += annot_size(&e->a);
     } else {
         ce_cti_render_json(c, e->a.ip, "ok", &b);
         e->a.json = b.data;
         e->a.json_len = b.len;
-        r->annot_bytes += b.len;
+        r->annot_bytes += annot_size(&e->a);
     }
     e->a.status = CE_LK_OK;
     r->st.by_status[CE_LK_OK]++;
@@ -563,20 +569,21 @@ void ce_resolver_trim(struct ce_resolver *r)
 {
     if (!r->o.memory_limit || r->annot_bytes <= r->o.memory_limit)
         return;
-    /* Second chance: drop what the cache can give back and no line asked for
-     * since the last trim; what is in use survives, so only a working set
-     * larger than the limit makes annotations come and go. */
-    for (size_t i = 0; i < r->nslots; i++) {
-        struct entry *e = r->slots[i].e;
+    /* CLOCK, an approximation of least-recently-used: the hand sweeps the
+     * table, clearing "used" bits and dropping what the cache can give back
+     * and no line asked for since the hand last passed. It stops a quarter
+     * below the limit, so trims are rare and what is in use stays. */
+    size_t target = r->o.memory_limit / 4 * 3;
+    for (size_t scanned = 0; scanned < 2 * r->nslots && r->annot_bytes > target; scanned++) {
+        struct entry *e = r->slots[r->hand].e;
+        r->hand = (r->hand + 1) & (r->nslots - 1);
         if (!e || !e->in_store || e->dried || e->a.status != CE_LK_OK)
             continue;
         if (e->used) {
             e->used = false;
             continue;
         }
-        r->annot_bytes -= e->a.kv1 ? e->a.kv1_len + (e->a.kv_count + 2) *
-                                                        sizeof *e->a.kv1_marks
-                                   : e->a.json_len;
+        r->annot_bytes -= annot_size(&e->a);
         ce_annot_clear(&e->a);
         e->a.status = CE_LK_OK;
         e->dried = true;
