@@ -46,6 +46,7 @@ struct ce_resolver {
     bool restricted; /* only entries marked allowed may be looked up */
     size_t annot_bytes; /* rendered annotation text held in memory */
     size_t hand;        /* where ce_resolver_trim's sweep goes on */
+    int64_t sig;        /* output settings, for renderings kept in the cache */
     struct ce_resolver_stats st;
 };
 
@@ -151,6 +152,68 @@ static bool finish_answer(struct ce_resolver *r, struct entry *e, const struct c
     return true;
 }
 
+/* A rendering kept in the cache: for kv, the mark count, the marks and the
+ * text; for json, the text. */
+static void save_rendering(struct ce_resolver *r, const struct entry *e, int64_t fetched_at)
+{
+    struct ce_buf b = {0};
+    if (e->a.kv1) {
+        uint32_t n = (uint32_t)e->a.kv_count;
+        ce_buf_add(&b, &n, sizeof n);
+        ce_buf_add(&b, e->a.kv1_marks, (e->a.kv_count + 2) * sizeof *e->a.kv1_marks);
+        ce_buf_add(&b, e->a.kv1, e->a.kv1_len);
+    } else if (e->a.json) {
+        ce_buf_add(&b, e->a.json, e->a.json_len);
+    }
+    if (b.len)
+        ce_store_put_rendered(r->o.store, e->a.ip, r->sig, fetched_at, b.data, b.len);
+    ce_buf_free(&b);
+}
+
+static bool load_rendering(struct ce_resolver *r, struct entry *e)
+{
+    char *t = NULL;
+    size_t len = 0;
+    if (!ce_store_get_rendered(r->o.store, e->a.ip, r->sig, (int64_t)time(NULL), r->o.ttl, &t,
+                               &len))
+        return false;
+    ce_annot_clear(&e->a);
+    if (r->o.fmt == CE_FMT_JSON) {
+        e->a.json = t;
+        e->a.json_len = len;
+    } else {
+        uint32_t n;
+        if (len < sizeof n) {
+            free(t);
+            return false;
+        }
+        memcpy(&n, t, sizeof n);
+        size_t mlen = ((size_t)n + 2) * sizeof *e->a.kv1_marks;
+        if (len - sizeof n < mlen) {
+            free(t);
+            return false;
+        }
+        size_t tlen = len - sizeof n - mlen;
+        e->a.kv_count = n;
+        e->a.kv1_marks = ce_xmalloc(mlen);
+        memcpy(e->a.kv1_marks, t + sizeof n, mlen);
+        for (size_t i = 0; i < (size_t)n + 2; i++)
+            if (e->a.kv1_marks[i] > tlen) {
+                free(t);
+                ce_annot_clear(&e->a);
+                return false; /* damaged: render again */
+            }
+        e->a.kv1 = ce_xmalloc(tlen ? tlen : 1);
+        memcpy(e->a.kv1, t + sizeof n + mlen, tlen);
+        e->a.kv1_len = tlen;
+        free(t);
+    }
+    e->a.status = CE_LK_OK;
+    r->st.by_status[CE_LK_OK]++;
+    r->annot_bytes += annot_size(&e->a);
+    return true;
+}
+
 static void store_failed(struct ce_resolver *r, const char *what)
 {
     r->st.cache_failed = true;
@@ -192,11 +255,14 @@ static void on_done(void *ud, const char *ip, enum ce_cti_result res, long http_
             return;
         }
         /* Write-through: the answer is durable before it is used. */
-        if (s && !ce_store_put(s, ip, true, body, len, wall_now()))
+        int64_t now = wall_now();
+        if (s && !ce_store_put(s, ip, true, body, len, now))
             store_failed(r, "cannot store an answer");
         else if (s)
             e->in_store = true;
         finish_answer(r, e, c);
+        if (e->in_store)
+            save_rendering(r, e, now);
         ce_cti_free(c);
         return;
     }
@@ -249,6 +315,14 @@ struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *e
 {
     struct ce_resolver *r = ce_xcalloc(1, sizeof *r);
     r->o = *o;
+    /* Renderings depend on the format, the fields and this version's code. */
+    uint64_t sig = 1469598103934665603ULL;
+    const char *v = CE_VERSION;
+    for (; *v; v++)
+        sig = (sig ^ (unsigned char)*v) * 1099511628211ULL;
+    sig = (sig ^ (uint64_t)o->fmt) * 1099511628211ULL;
+    sig = (sig ^ o->fields) * 1099511628211ULL;
+    r->sig = (int64_t)(sig >> 1);
     if (!o->offline) {
         r->client = ce_client_create(&o->client, on_done, r, err, errlen);
         if (!r->client) {
@@ -303,6 +377,10 @@ void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
 /* Tries the cache; true when it answered. */
 static bool from_store(struct ce_resolver *r, struct entry *e)
 {
+    if (load_rendering(r, e)) {
+        e->in_store = true;
+        return true;
+    }
     char *body = NULL;
     size_t len = 0;
     int64_t fetched = 0;
@@ -327,6 +405,7 @@ static bool from_store(struct ce_resolver *r, struct entry *e)
     finish_answer(r, e, c);
     ce_cti_free(c);
     e->in_store = true;
+    save_rendering(r, e, fetched);
     return true;
 }
 

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* Bumped whenever the schema changes; migrate() upgrades older files. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* 'CTIE': marks the file as ours, so --cache pointing at some other
  * application's SQLite file is refused instead of being written into. */
 #define APPLICATION_ID 0x43544945
@@ -58,6 +58,9 @@ enum stmt_id {
     ST_PURGE_EXPIRED,
     ST_PURGE_CLAIMS,
     ST_EACH,
+    ST_RGET,
+    ST_RPUT,
+    ST_RPURGE,
     ST_COUNT
 };
 
@@ -92,6 +95,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " OR (found = 0 AND fetched_at < ?2)",
     [ST_PURGE_CLAIMS] = "DELETE FROM claims WHERE NOT ce_pid_alive(pid)",
     [ST_EACH] = "SELECT ip, found, body, fetched_at FROM answers ORDER BY ip",
+    /* A rendering counts only while the answer it came from is the one
+     * stored, and fresh. */
+    [ST_RGET] = "SELECT r.text FROM rendered r JOIN answers a ON a.ip = r.ip"
+                " WHERE r.ip = ?1 AND r.sig = ?2 AND a.found <> 0"
+                " AND a.fetched_at = r.fetched_at AND a.fetched_at >= ?3",
+    [ST_RPUT] = "INSERT OR REPLACE INTO rendered(ip, sig, fetched_at, text)"
+                " VALUES(?1, ?2, ?3, ?4)",
+    [ST_RPURGE] = "DELETE FROM rendered WHERE NOT EXISTS (SELECT 1 FROM answers a"
+                  " WHERE a.ip = rendered.ip AND a.fetched_at = rendered.fetched_at)",
 };
 
 /* The ledger counts tokens per key and UTC day rather than per window: days,
@@ -105,7 +117,11 @@ static const char schema_sql[] =
     " claimed_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS ledger(fp TEXT NOT NULL, day INTEGER NOT NULL,"
     " spent INTEGER NOT NULL, PRIMARY KEY(fp, day));"
-    "CREATE TABLE IF NOT EXISTS blocks(fp TEXT PRIMARY KEY, until INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS blocks(fp TEXT PRIMARY KEY, until INTEGER NOT NULL);"
+    /* Version 2: answers rendered for one set of output settings (sig), so a
+     * warm run reads its annotations back without parsing JSON. */
+    "CREATE TABLE IF NOT EXISTS rendered(ip TEXT NOT NULL, sig INTEGER NOT NULL,"
+    " fetched_at INTEGER NOT NULL, text BLOB NOT NULL, PRIMARY KEY(ip, sig));";
 
 struct ce_store {
     sqlite3 *db;
@@ -677,6 +693,42 @@ enum ce_store_hit ce_store_get(struct ce_store *s, const char *ip, int64_t now, 
     return hit;
 }
 
+bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now,
+                           long ttl, char **text, size_t *len)
+{
+    sqlite3_stmt *st = use(s, ST_RGET);
+    bool hit = false;
+
+    bind_text(st, 1, ip);
+    sqlite3_bind_int64(st, 2, sig);
+    sqlite3_bind_int64(st, 3, cutoff(now, ttl));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        const void *b = sqlite3_column_blob(st, 0);
+        *text = ce_xmalloc(n + 1);
+        if (n)
+            memcpy(*text, b, n);
+        (*text)[n] = '\0';
+        *len = n;
+        hit = true;
+    }
+    sqlite3_reset(st);
+    return hit;
+}
+
+void ce_store_put_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t fetched_at,
+                           const char *text, size_t len)
+{
+    sqlite3_stmt *st = use(s, ST_RPUT);
+
+    bind_text(st, 1, ip);
+    sqlite3_bind_int64(st, 2, sig);
+    sqlite3_bind_int64(st, 3, fetched_at);
+    sqlite3_bind_blob64(st, 4, text, len, SQLITE_STATIC);
+    sqlite3_step(st); /* best effort: a miss only costs a JSON parse later */
+    sqlite3_reset(st);
+}
+
 bool ce_store_put(struct ce_store *s, const char *ip, bool found, const char *body, size_t len,
                   int64_t fetched_at)
 {
@@ -1093,8 +1145,11 @@ long ce_store_purge(struct ce_store *s, bool expired_only, int64_t now, long ttl
     if (!run(s, st, "purging answers"))
         goto fail;
     n = (long)sqlite3_changes(s->db);
-    /* Claims left behind by killed processes are dead weight. */
+    /* Claims left behind by killed processes are dead weight, and so are
+     * renderings of answers that are gone. */
     if (!run(s, use(s, ST_PURGE_CLAIMS), "purging claims"))
+        goto fail;
+    if (!run(s, use(s, ST_RPURGE), "purging renderings"))
         goto fail;
     if (!tx_commit(s, "purging"))
         return -1;

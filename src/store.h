@@ -38,6 +38,16 @@ enum ce_store_hit ce_store_get(struct ce_store *s, const char *ip, int64_t now, 
 bool ce_store_put(struct ce_store *s, const char *ip, bool found, const char *body, size_t len,
                   int64_t fetched_at);
 
+/* Renderings of found answers for one set of output settings (sig): a warm
+ * run reads annotations back without parsing the answer again. A rendering
+ * counts only while its answer (fetched at fetched_at) is the stored one and
+ * is fresh by ttl. get returns false on a miss (or an error: a miss costs
+ * only time); put is best effort. *text is malloc'd, NUL-terminated. */
+bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now,
+                           long ttl, char **text, size_t *len);
+void ce_store_put_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t fetched_at,
+                           const char *text, size_t len);
+
 /* Quota budget of a key. */
 enum ce_period { CE_PERIOD_NONE, CE_PERIOD_DAY, CE_PERIOD_WEEK, CE_PERIOD_MONTH };
 struct ce_quota_spec {

@@ -60,6 +60,22 @@ class CacheTest(unittest.TestCase):
         self.assertEqual(self.fake.total(), 0)
         self.assertIn(b"crowdsec_status=not_found", second.stdout)
 
+    def test_renderings_follow_the_output_settings(self):
+        data = lines_for(["8.8.8.8", "9.9.9.9", "8.8.8.8"])
+        runs = {}
+        for args in ([], ["--format", "json"], ["--fields", "reputation"]):
+            first = self.run_ce(args, data)
+            second = self.run_ce(args, data)
+            self.assertEqual(second.stdout, first.stdout, args)
+            runs[tuple(args)] = second.stdout
+        self.assertEqual(self.fake.total(), 2)
+        self.assertEqual(runs[()].decode().splitlines()[0], "l0 8.8.8.8" + syn("8.8.8.8"))
+        self.assertEqual(runs[("--fields", "reputation")].decode().splitlines()[1],
+                         "l1 9.9.9.9 crowdsec_ip=9.9.9.9 crowdsec_status=ok "
+                         "crowdsec_reputation=%s" % synthetic_answer("9.9.9.9")["reputation"])
+        self.assertEqual(json.loads(runs[("--format", "json")].splitlines()[0])["crowdsec"][0]
+                         ["as_name"], synthetic_answer("8.8.8.8")["as_name"])
+
     def test_default_cache_location_is_xdg(self):
         with TempDir() as d:
             env = {"XDG_CACHE_HOME": d.path}

@@ -760,7 +760,7 @@ static void test_open_errors(void)
     CHECK(s != NULL);
     ce_store_close(s);
     p = path_of("newer.db");
-    CHECK(sql_int(p, "PRAGMA user_version") == 1);
+    CHECK(sql_int(p, "PRAGMA user_version") == 2);
     CHECK(sql_exec(p, "PRAGMA user_version = 99"));
     err[0] = '\0';
     CHECK(ce_store_open(p, err, sizeof err) == NULL);
@@ -1145,6 +1145,43 @@ static void test_disk_full(void)
     ce_store_close(s);
 }
 
+/* Renderings: valid only while their answer is the stored one and fresh. */
+static void test_rendered(void)
+{
+    struct ce_store *s = open_ok("rendered.db");
+    char *t = NULL;
+    size_t n = 0;
+    CHECK(s != NULL);
+    CHECK(ce_store_put(s, "8.8.8.8", true, "{}", 2, 1000));
+    CHECK(!ce_store_get_rendered(s, "8.8.8.8", 7, 1000, 3600, &t, &n));
+    ce_store_put_rendered(s, "8.8.8.8", 7, 1000, "kv text", 7);
+    CHECK(ce_store_get_rendered(s, "8.8.8.8", 7, 1000, 3600, &t, &n));
+    CHECK(t && n == 7 && !memcmp(t, "kv text", 7));
+    free(t);
+    t = NULL;
+    /* other settings, expired answer */
+    CHECK(!ce_store_get_rendered(s, "8.8.8.8", 8, 1000, 3600, &t, &n));
+    CHECK(!ce_store_get_rendered(s, "8.8.8.8", 7, 1000 + 3601, 3600, &t, &n));
+    /* a newer answer makes the rendering stale */
+    CHECK(ce_store_put(s, "8.8.8.8", true, "{\"a\":1}", 7, 2000));
+    CHECK(!ce_store_get_rendered(s, "8.8.8.8", 7, 2000, 3600, &t, &n));
+    /* purge drops renderings whose answer is gone */
+    ce_store_put_rendered(s, "8.8.8.8", 9, 2000, "x", 1);
+    CHECK(ce_store_purge(s, false, 2000, 3600, 3600) == 1);
+    ce_store_close(s);
+    CHECK(sql_int(path_of("rendered.db"), "SELECT COUNT(*) FROM rendered") == 0);
+
+    /* A version 1 file gains the table on open. */
+    s = open_ok("v1.db");
+    ce_store_close(s);
+    CHECK(sql_exec(path_of("v1.db"), "DROP TABLE rendered; PRAGMA user_version = 1"));
+    s = open_ok("v1.db");
+    CHECK(s != NULL);
+    ce_store_close(s);
+    CHECK(sql_int(path_of("v1.db"), "PRAGMA user_version") == 2);
+    CHECK(sql_int(path_of("v1.db"), "SELECT COUNT(*) FROM rendered") == 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_store.XXXXXX");
@@ -1163,6 +1200,7 @@ int main(void)
     test_reserve_uncached();
     test_transactions();
     test_open_errors();
+    test_rendered();
     test_rows_deleted_elsewhere();
     test_mp_budget();
     test_mp_same_ips();
