@@ -7,10 +7,14 @@ PKGS="build-essential cmake pkg-config
 libcurl4-openssl-dev libjson-c-dev libpcre2-dev zlib1g-dev libsqlite3-dev
 python3 ca-certificates gzip"
 
-# Optional extras: valgrind for the memory check of the integration tests,
-# ripgrep for the throughput baseline of the benchmark.
+# Optional extras: CTI_DEPS_EXTRA=1 adds valgrind (the memory check of the
+# integration tests, as CI runs it); CTI_DEPS_BENCH=1 adds what bench/ uses
+# (ripgrep and gzip as baselines, GNU time for peak RSS).
 if [ "${CTI_DEPS_EXTRA:-0}" = 1 ]; then
-    PKGS="$PKGS valgrind ripgrep"
+    PKGS="$PKGS valgrind"
+fi
+if [ "${CTI_DEPS_BENCH:-0}" = 1 ]; then
+    PKGS="$PKGS ripgrep time"
 fi
 
 SUDO=""
