@@ -225,6 +225,10 @@ int ce_app_enrich(struct ce_config *cfg)
 
     struct ce_resolver_stats st;
     ce_resolver_get_stats(a.r, &st);
+    if (pr.stopped)
+        ce_warn("stopped by a signal: the %zu lines read were written; lookups still in "
+                "flight got status=error",
+                pr.lines);
     if (!pr.output_closed)
         summary(cfg, &st, &pr);
     ce_app_free(&a);

@@ -2,13 +2,21 @@
  * status. Everything else lives in the library. */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "app.h"
 #include "cli.h"
 #include "cti_json.h"
 #include "log.h"
 #include "parser.h"
+#include "pipeline.h"
 #include "util.h"
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    ce_pipeline_request_stop();
+}
 
 int main(int argc, char **argv)
 {
@@ -17,6 +25,15 @@ int main(int argc, char **argv)
     /* Past a file-size limit a write fails with EFBIG, and the cache or the
      * output reports it, instead of the process being killed. */
     signal(SIGXFSZ, SIG_IGN);
+    /* SIGINT and SIGTERM end the run cleanly: every line read is written. A
+     * second signal kills at once (SA_RESETHAND). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     struct ce_config cfg;
     int rc = ce_config_load(&cfg, argc, argv);

@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,13 @@
 #define READ_CHUNK (256 * 1024)
 /* How long one wait lasts at most; only bounds the loop's sleep. */
 #define IDLE_WAIT_MS 1000
+
+static volatile sig_atomic_t stop_requested;
+
+void ce_pipeline_request_stop(void)
+{
+    stop_requested = 1;
+}
 
 struct qline {
     char *data; /* the line and its terminator */
@@ -278,6 +286,15 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
     bool readable = false;
     open_next(&s);
     while (!res->output_closed) {
+        if (stop_requested && !res->stopped) {
+            /* Finish with what was read: no more input, no more lookups. */
+            res->stopped = true;
+            ce_resolver_abandon(r);
+            if (s.in) {
+                s.in_eof = true; /* a partial last line is written as it is */
+                s.next_file = s.nfiles;
+            }
+        }
         bool did = consume(&s);
 
         if (s.in && s.in_eof && s.start == s.end) {
@@ -288,7 +305,7 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
             continue;
         }
         /* Read when the buffer holds no complete line the window can take. */
-        bool want = s.in && !s.in_eof && !window_full(&s) &&
+        bool want = s.in && !s.in_eof && !res->stopped && !window_full(&s) &&
                     !(s.start < s.end && s.long_line);
         if (want && (readable || ce_input_is_regular(s.in) || ce_input_buffered(s.in))) {
             readable = false;

@@ -31,7 +31,13 @@ struct ce_pipeline_result {
     bool input_failed;  /* an input could not be read (others were) */
     bool output_failed; /* a write error other than a closed pipe */
     bool output_closed; /* the reader went away: the run ended early */
+    bool stopped;       /* ce_pipeline_request_stop ended the run early */
 };
+
+/* Asks a running pipeline to finish early (async-signal-safe: for SIGINT and
+ * SIGTERM handlers): it stops reading and looking up, writes every line it
+ * has read, unresolved IPs with status error, and returns. */
+void ce_pipeline_request_stop(void);
 
 /* Runs the whole stream over files[0..nfiles) ("-" is stdin; no files means
  * stdin). Returns when every line is written or the output is gone. */

@@ -47,6 +47,7 @@ struct ce_resolver {
     size_t annot_bytes; /* rendered annotation text held in memory */
     size_t hand;        /* where ce_resolver_trim's sweep goes on */
     int64_t sig;        /* output settings, for renderings kept in the cache */
+    bool abandoned;     /* no more lookups: the run is ending */
     struct ce_resolver_stats st;
 };
 
@@ -419,7 +420,7 @@ enum start_res {
 static enum start_res start_lookup(struct ce_resolver *r, struct entry *e)
 {
     enum ce_cti_result stopped = r->client ? ce_client_stopped(r->client) : CE_CR_OK;
-    if (stopped == CE_CR_FORBIDDEN) {
+    if (stopped == CE_CR_FORBIDDEN || r->abandoned) {
         finish_simple(r, e, CE_LK_ERROR);
         return ST_DONE;
     }
@@ -676,6 +677,7 @@ size_t ce_resolver_pending(const struct ce_resolver *r)
 
 void ce_resolver_abandon(struct ce_resolver *r)
 {
+    r->abandoned = true;
     if (r->client)
         ce_client_cancel_all(r->client, CE_CR_CANCELLED, NULL);
     while (r->waiting) {

@@ -86,7 +86,8 @@ void ce_resolver_trim(struct ce_resolver *r);
 /* Lookups started and not finished. */
 size_t ce_resolver_pending(const struct ce_resolver *r);
 
-/* Stops every unfinished lookup (they become errors): the output is gone. */
+/* Stops every unfinished lookup and refuses new ones (they become errors):
+ * the output is gone, or the run was asked to stop. */
 void ce_resolver_abandon(struct ce_resolver *r);
 
 /* The full parsed answer of an entry (for `lookup`), or NULL. */

@@ -426,6 +426,32 @@ class EnrichTest(unittest.TestCase):
         self.assertEqual(self.fake.total(), 2)
 
 
+    def test_sigterm_writes_every_line_read(self):
+        import signal
+        # Its own server: the requests it leaves hanging must not count in
+        # the shared server's in-flight figures.
+        with FakeCTI(delay_ms=20000) as slow:
+            p = start_enrich(FAST + ["--timeout", "60s"], env=enrich_env(slow))
+            try:
+                p.stdin.write(b"first 8.8.8.8\nno ip here\nthird 9.9.9.9\npartial 1.0.0.1")
+                p.stdin.flush()
+                from harness import wait_until
+                self.assertTrue(wait_until(lambda: slow.total() >= 2, timeout=10))
+                p.send_signal(signal.SIGTERM)
+                out, err = p.communicate(timeout=20 * timeout_scale())
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.decode(),
+                         "first 8.8.8.8 crowdsec_ip=8.8.8.8 crowdsec_status=error\n"
+                         "no ip here\n"
+                         "third 9.9.9.9 crowdsec_ip=9.9.9.9 crowdsec_status=error\n"
+                         "partial 1.0.0.1 crowdsec_ip=1.0.0.1 crowdsec_status=error")
+        self.assertIn(b"stopped by a signal", err)
+
+
 class CliTest(unittest.TestCase):
 
     def test_help_and_version(self):
