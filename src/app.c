@@ -79,6 +79,12 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
                "and --cti-data alone");
         return CE_EXIT_USAGE;
     }
+    if (!cfg->offline && !strncmp(cfg->api_url, "http://", 7)) {
+        const char *host = cfg->api_url + 7;
+        if (strncmp(host, "127.", 4) && strncmp(host, "localhost", 9) &&
+            strncmp(host, "[::1]", 5))
+            ce_warn("--api-url is plain http: the API key would travel unencrypted");
+    }
     a->x = ce_extract_create(a->ignore, err, sizeof err);
     if (!a->x) {
         ce_err("%s", err);
