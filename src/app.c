@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -122,7 +123,8 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
                    .batch_size = cfg->batch_size},
     };
     memcpy(ro.key_fp, a->key_fp, sizeof ro.key_fp);
-    if (!a->store && a->quota.limit >= 0 && ro.max_queries < 0)
+    if (!a->store && a->quota.limit >= 0 &&
+        (ro.max_queries < 0 || ro.max_queries > a->quota.limit))
         ro.max_queries = a->quota.limit; /* at least this run stays within it */
     a->r = ce_resolver_create(&ro, err, sizeof err);
     if (!a->r) {
@@ -178,9 +180,13 @@ bool ce_app_reads_stdin(const struct ce_config *cfg)
 {
     if (cfg->nargs == 0)
         return true;
-    for (size_t i = 0; i < cfg->nargs; i++)
-        if (!strcmp(cfg->args[i], "-"))
+    for (size_t i = 0; i < cfg->nargs; i++) {
+        /* A pipe, a FIFO or /dev/stdin can be read only once: a first pass
+         * would eat the data, so such inputs count as a stream. */
+        struct stat sb;
+        if (!strcmp(cfg->args[i], "-") || (stat(cfg->args[i], &sb) == 0 && !S_ISREG(sb.st_mode)))
             return true;
+    }
     return false;
 }
 

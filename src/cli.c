@@ -410,6 +410,7 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
     char *config_path = probe.config_path ? ce_xstrdup(probe.config_path)
                                           : default_path("XDG_CONFIG_HOME", ".config", "config");
     bool explicit_config = probe.config_path != NULL;
+    bool argv_key_file = probe.key_file != NULL;
     ce_config_free(&probe);
     if (config_path && load_file(cfg, config_path, explicit_config)) {
         free(config_path);
@@ -423,6 +424,10 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
         free(cfg->api_url);
         cfg->api_url = ce_xstrdup(env_url);
     }
+    /* A key file named in the config file counts as the config file's key:
+     * the environment, then the command line, come after it. */
+    if (cfg->key_file && read_key_file(cfg, cfg->key_file))
+        return 1;
     const char *env_key = getenv("CTI_API_KEY");
     if (env_key && *env_key) {
         free(cfg->key);
@@ -449,7 +454,7 @@ int ce_config_load(struct ce_config *cfg, int argc, char **argv)
                 break;
             }
     }
-    if (cfg->key_file && read_key_file(cfg, cfg->key_file))
+    if (argv_key_file && read_key_file(cfg, cfg->key_file))
         return 1;
     if (!cfg->cache_path)
         cfg->cache_path = default_path("XDG_CACHE_HOME", ".cache", "cache.db");

@@ -11,6 +11,7 @@
 #include "cti_json.h"
 #include "import.h"
 #include "log.h"
+#include "pipeline.h"
 #include "scan.h"
 #include "util.h"
 
@@ -141,8 +142,13 @@ int ce_app_lookup(struct ce_config *cfg)
         }
         ann[i] = ce_resolver_get(a.r, &addr);
     }
-    while (ce_resolver_pending(a.r))
+    while (ce_resolver_pending(a.r)) {
+        if (ce_pipeline_stop_requested()) {
+            ce_resolver_abandon(a.r);
+            break;
+        }
         ce_resolver_run(a.r, -1, 1000);
+    }
     struct ce_buf out = {0};
     for (size_t i = 0; i < cfg->nargs; i++) {
         if (!ann[i])

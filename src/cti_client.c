@@ -606,7 +606,9 @@ bool ce_client_run(struct ce_client *c, int extra_fd, int timeout_ms)
 {
     int running;
     start_ready(c);
-    if (timeout_ms > 0 && c->retries) {
+    /* A due retry only shortens the wait when a slot is free to start it;
+     * otherwise the wait ends with a finished request anyway. */
+    if (timeout_ms > 0 && c->retries && c->ninflight < (size_t)c->o.concurrency) {
         int64_t now = ce_now_ms(), next = INT64_MAX;
         for (struct req *r = c->retries; r; r = r->next)
             if (r->due_ms < next)

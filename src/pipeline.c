@@ -25,6 +25,11 @@ void ce_pipeline_request_stop(void)
     stop_requested = 1;
 }
 
+bool ce_pipeline_stop_requested(void)
+{
+    return stop_requested != 0;
+}
+
 struct qline {
     char *data; /* the line and its terminator */
     size_t len;
@@ -60,6 +65,12 @@ struct pipe_state {
     bool long_line; /* passing the rest of an over-long line through */
     bool warned_long;
 };
+
+/* A closed pipe or a failed write: nothing more can be written. */
+static bool output_gone(const struct pipe_state *s)
+{
+    return s->res->output_closed || s->res->output_failed;
+}
 
 static void out_flush(struct pipe_state *s)
 {
@@ -129,7 +140,7 @@ static void handle_line(struct pipe_state *s, const char *line, size_t len)
 /* Writes the lines at the head of the FIFO whose lookups are all done. */
 static void drain(struct pipe_state *s)
 {
-    while (s->qlen && !s->res->output_closed) {
+    while (s->qlen && !output_gone(s)) {
         struct qline *ql = &s->q[s->qhead];
         for (size_t i = 0; i < ql->n; i++)
             if (ql->ann[i]->status == CE_LK_PENDING)
@@ -156,7 +167,7 @@ static void pass_through(struct pipe_state *s, const char *p, size_t n)
 static bool consume(struct pipe_state *s)
 {
     bool did = false;
-    while (s->start < s->end && !s->res->output_closed) {
+    while (s->start < s->end && !output_gone(s)) {
         char *p = s->buf + s->start;
         size_t avail = s->end - s->start;
         if (s->long_line) {
@@ -178,7 +189,11 @@ static bool consume(struct pipe_state *s)
         size_t len = nl ? (size_t)(nl - p) + 1 : 0;
         /* The limit counts the line without its terminator. */
         size_t content = len ? len - 1 - (len >= 2 && p[len - 2] == '\r') : avail;
-        if (content > s->o->max_line || (!nl && avail > s->o->max_line + 1)) {
+        /* Without a '\n' yet, the line may still end in "\r\n": it is too long
+         * only once more than max_line + 1 bytes are in (or at the end). */
+        bool too_long = nl ? content > s->o->max_line
+                           : avail > s->o->max_line + (s->in_eof ? 0 : 1);
+        if (too_long) {
             if (s->qlen)
                 break; /* order first: wait until the FIFO is empty */
             if (!s->warned_long) {
@@ -285,7 +300,7 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
 
     bool readable = false;
     open_next(&s);
-    while (!res->output_closed) {
+    while (!output_gone(&s)) {
         if (stop_requested && !res->stopped) {
             /* Finish with what was read: no more input, no more lookups. */
             res->stopped = true;
@@ -325,8 +340,8 @@ void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
         if (s.qlen == 0)
             ce_resolver_trim(r); /* no line refers to an annotation now */
     }
-    if (res->output_closed)
-        ce_resolver_abandon(r);
+    if (output_gone(&s))
+        ce_resolver_abandon(r); /* no lookup is worth a token now */
     else
         out_flush(&s);
 

@@ -38,6 +38,8 @@ struct ce_pipeline_result {
  * SIGTERM handlers): it stops reading and looking up, writes every line it
  * has read, unresolved IPs with status error, and returns. */
 void ce_pipeline_request_stop(void);
+/* True once a stop was requested (for the other commands' loops). */
+bool ce_pipeline_stop_requested(void);
 
 /* Runs the whole stream over files[0..nfiles) ("-" is stdin; no files means
  * stdin). Returns when every line is written or the output is gone. */

@@ -31,6 +31,7 @@ struct entry {
     bool in_store;         /* the cache database holds its answer */
     bool dried;            /* annotation dropped by ce_resolver_trim */
     bool used;             /* asked for since the last trim */
+    bool bad_row;          /* the cache holds an unreadable answer for it */
 };
 
 struct ce_resolver {
@@ -46,6 +47,7 @@ struct ce_resolver {
     bool restricted; /* only entries marked allowed may be looked up */
     size_t annot_bytes; /* rendered annotation text held in memory */
     size_t hand;        /* where ce_resolver_trim's sweep goes on */
+    size_t futile;      /* annot_bytes when a sweep last freed nothing */
     int64_t sig;        /* output settings, for renderings kept in the cache */
     bool abandoned;     /* no more lookups: the run is ending */
     struct ce_resolver_stats st;
@@ -171,12 +173,12 @@ static void save_rendering(struct ce_resolver *r, const struct entry *e, int64_t
     ce_buf_free(&b);
 }
 
-static bool load_rendering(struct ce_resolver *r, struct entry *e)
+static bool load_rendering(struct ce_resolver *r, struct entry *e, bool any_age)
 {
     char *t = NULL;
     size_t len = 0;
-    if (!ce_store_get_rendered(r->o.store, e->a.ip, r->sig, (int64_t)time(NULL), r->o.ttl, &t,
-                               &len))
+    if (!ce_store_get_rendered(r->o.store, e->a.ip, r->sig, (int64_t)time(NULL),
+                               any_age ? -1 : r->o.ttl, &t, &len))
         return false;
     ce_annot_clear(&e->a);
     if (r->o.fmt == CE_FMT_JSON) {
@@ -361,8 +363,6 @@ void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
         r->st.unique--; /* counted when a line uses it */
     } else if (!e->preloaded_unused) {
         return; /* already used by a line: keep what the line saw */
-    } else {
-        r->st.by_status[e->a.status]--;
     }
     if (found && obj) {
         struct ce_cti *c = ce_cti_from_object(obj);
@@ -375,10 +375,11 @@ void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
     e->preloaded_unused = true;
 }
 
-/* Tries the cache; true when it answered. */
-static bool from_store(struct ce_resolver *r, struct entry *e)
+/* Tries the cache; true when it answered. any_age reads back an answer this
+ * run already used, however old it has become since. */
+static bool from_store_aged(struct ce_resolver *r, struct entry *e, bool any_age)
 {
-    if (load_rendering(r, e)) {
+    if (load_rendering(r, e, any_age)) {
         e->in_store = true;
         return true;
     }
@@ -386,8 +387,8 @@ static bool from_store(struct ce_resolver *r, struct entry *e)
     size_t len = 0;
     int64_t fetched = 0;
     enum ce_store_hit h =
-        ce_store_get(r->o.store, e->a.ip, wall_now(), r->o.ttl, r->o.neg_ttl, &body, &len,
-                     &fetched);
+        ce_store_get(r->o.store, e->a.ip, wall_now(), any_age ? -1 : r->o.ttl,
+                     any_age ? -1 : r->o.neg_ttl, &body, &len, &fetched);
     if (h == CE_STORE_ERROR) {
         store_failed(r, "cannot read the cache");
         return false;
@@ -401,13 +402,21 @@ static bool from_store(struct ce_resolver *r, struct entry *e)
     char perr[128];
     struct ce_cti *c = ce_cti_parse(body, len, perr, sizeof perr);
     free(body);
-    if (!c)
-        return false; /* a damaged row: ask again */
+    if (!c) {
+        /* A damaged row: ask again, without waiting for it to change. */
+        e->bad_row = true;
+        return false;
+    }
     finish_answer(r, e, c);
     ce_cti_free(c);
     e->in_store = true;
     save_rendering(r, e, fetched);
     return true;
+}
+
+static bool from_store(struct ce_resolver *r, struct entry *e)
+{
+    return from_store_aged(r, e, false);
 }
 
 enum start_res {
@@ -440,8 +449,13 @@ static enum start_res start_lookup(struct ce_resolver *r, struct entry *e)
         return ST_DONE;
     }
     if (r->o.store) {
-        switch (ce_store_reserve_uncached(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
-                                          wall_now(), CLAIM_TTL_S, r->o.ttl, r->o.neg_ttl)) {
+        enum ce_reserve rv =
+            e->bad_row ? ce_store_reserve(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
+                                          wall_now(), CLAIM_TTL_S)
+                       : ce_store_reserve_uncached(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
+                                                   wall_now(), CLAIM_TTL_S, r->o.ttl,
+                                                   r->o.neg_ttl);
+        switch (rv) {
         case CE_RESERVE_GRANTED:
             break;
         case CE_RESERVE_CLAIMED:
@@ -502,7 +516,7 @@ static void rehydrate(struct ce_resolver *r, struct entry *e)
     e->dried = false;
     r->st.reread++;
     r->st.by_status[CE_LK_OK]--; /* counted again by finish_answer */
-    if (from_store(r, e))
+    if (from_store_aged(r, e, true))
         return;
     /* Gone from the cache meanwhile (purged by another process): the answer
      * this run had is lost, so this is an error rather than a second ask. */
@@ -649,6 +663,11 @@ void ce_resolver_trim(struct ce_resolver *r)
 {
     if (!r->o.memory_limit || r->annot_bytes <= r->o.memory_limit)
         return;
+    /* Nothing could be dropped last time (answers not in the cache): sweep
+     * again only once an eighth of the limit more has accumulated. */
+    if (r->futile && r->annot_bytes < r->futile + r->o.memory_limit / 8)
+        return;
+    size_t before = r->annot_bytes;
     /* CLOCK, an approximation of least-recently-used: the hand sweeps the
      * table, clearing "used" bits and dropping what the cache can give back
      * and no line asked for since the hand last passed. It stops a quarter
@@ -668,6 +687,7 @@ void ce_resolver_trim(struct ce_resolver *r)
         e->a.status = CE_LK_OK;
         e->dried = true;
     }
+    r->futile = r->annot_bytes == before ? r->annot_bytes : 0;
 }
 
 size_t ce_resolver_pending(const struct ce_resolver *r)

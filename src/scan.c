@@ -5,6 +5,7 @@
 
 #include "input.h"
 #include "log.h"
+#include "pipeline.h"
 #include "util.h"
 
 #define CHUNK (256 * 1024)
@@ -22,6 +23,8 @@ static void scan_one(struct ce_input *in, size_t max_line, ce_scan_fn fn, void *
             end -= start;
             start = 0;
         }
+        if (ce_pipeline_stop_requested())
+            break;
         ssize_t n = ce_input_read(in, buf + end, cap - end);
         if (n < 0) {
             ce_err("%s", ce_input_error(in));
