@@ -12,7 +12,7 @@
 #define CE_ADDR_STRLEN 46
 
 struct ce_addr {
-    unsigned char family; /* 4 or 6 */
+    unsigned char family;    /* 4 or 6 */
     unsigned char bytes[16]; /* IPv4 uses bytes[0..3], the rest zero */
 };
 

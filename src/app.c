@@ -82,8 +82,7 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
     }
     if (!cfg->offline && !strncmp(cfg->api_url, "http://", 7)) {
         const char *host = cfg->api_url + 7;
-        if (strncmp(host, "127.", 4) && strncmp(host, "localhost", 9) &&
-            strncmp(host, "[::1]", 5))
+        if (strncmp(host, "127.", 4) && strncmp(host, "localhost", 9) && strncmp(host, "[::1]", 5))
             ce_warn("--api-url is plain http: the API key would travel unencrypted");
     }
     a->x = ce_extract_create(a->ignore, err, sizeof err);
@@ -123,8 +122,7 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
                    .batch_size = cfg->batch_size},
     };
     memcpy(ro.key_fp, a->key_fp, sizeof ro.key_fp);
-    if (!a->store && a->quota.limit >= 0 &&
-        (ro.max_queries < 0 || ro.max_queries > a->quota.limit))
+    if (!a->store && a->quota.limit >= 0 && (ro.max_queries < 0 || ro.max_queries > a->quota.limit))
         ro.max_queries = a->quota.limit; /* at least this run stays within it */
     a->r = ce_resolver_create(&ro, err, sizeof err);
     if (!a->r) {
@@ -151,19 +149,17 @@ static void summary(const struct ce_config *cfg, const struct ce_resolver_stats 
     ce_log(trouble ? CE_LOG_WARN : CE_LOG_INFO,
            "%zu lines, %zu annotated; %zu unique public IPs: %zu from memory, %zu from the "
            "cache, %zu looked up; ok %zu, not_found %zu, quota %zu, offline %zu, error %zu",
-           pr->lines, pr->lines_annotated, st->unique, st->from_memory, st->from_cache,
-           st->lookups, st->by_status[CE_LK_OK], st->by_status[CE_LK_NOT_FOUND],
-           st->by_status[CE_LK_QUOTA], st->by_status[CE_LK_OFFLINE], st->by_status[CE_LK_ERROR]);
+           pr->lines, pr->lines_annotated, st->unique, st->from_memory, st->from_cache, st->lookups,
+           st->by_status[CE_LK_OK], st->by_status[CE_LK_NOT_FOUND], st->by_status[CE_LK_QUOTA],
+           st->by_status[CE_LK_OFFLINE], st->by_status[CE_LK_ERROR]);
     if (st->reread)
-        ce_info("%zu answers were read back from the cache after --table-memory trims",
-                st->reread);
+        ce_info("%zu answers were read back from the cache after --table-memory trims", st->reread);
     if (st->by_status[CE_LK_QUOTA]) {
         const char *why = st->limit_exceeded ? "the service said Limit Exceeded"
                           : cfg->max_queries >= 0 && st->lookups >= (size_t)cfg->max_queries
                               ? "--max-queries was reached"
                               : "the --quota budget is spent";
-        ce_warn("%zu IPs were not looked up (status=quota): %s", st->by_status[CE_LK_QUOTA],
-                why);
+        ce_warn("%zu IPs were not looked up (status=quota): %s", st->by_status[CE_LK_QUOTA], why);
     }
 }
 
@@ -212,8 +208,7 @@ static void prioritize(struct ce_app *a, struct ce_config *cfg)
     if (p.wont_fit)
         ce_warn("the budget (%ld lookups) covers %zu of %zu uncached IPs: the most frequent "
                 "ones; %zu IPs on %zu lines will get status=quota",
-                p.budget_left, p.to_lookup - p.wont_fit, p.to_lookup, p.wont_fit,
-                p.wont_fit_lines);
+                p.budget_left, p.to_lookup - p.wont_fit, p.to_lookup, p.wont_fit, p.wont_fit_lines);
 }
 
 int ce_app_enrich(struct ce_config *cfg)

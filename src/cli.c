@@ -43,30 +43,25 @@ static const struct opt_def opts[] = {
      "cache database (default $XDG_CACHE_HOME/cti-enrich/cache.db)", BOTH},
     {"no-cache", 0, OPT_BOOL, OFF(no_cache), NULL, NULL, "keep answers in memory only", BOTH},
     {"cti-data", 0, OPT_STR, OFF(cti_data), NULL, "FILE",
-     "preload CTI answers from FILE (JSON objects, /fire pages or cache export lines)",
-     BOTH},
+     "preload CTI answers from FILE (JSON objects, /fire pages or cache export lines)", BOTH},
     {"offline", 0, OPT_BOOL, OFF(offline), NULL, NULL,
      "no network: answers from the cache and --cti-data only", BOTH},
     {"parser", 0, OPT_STR, OFF(parser), "default", "NAME",
      "look up only the address that matters (--list-parsers)", BOTH},
-    {"ignore", 0, OPT_STR, OFF(ignore), NULL, "CIDR,...", "never look these addresses up",
-     BOTH},
-    {"concurrency", 0, OPT_LONG, OFF(concurrency), "4", "N", "lookups in flight (1-64)",
-     BOTH},
+    {"ignore", 0, OPT_STR, OFF(ignore), NULL, "CIDR,...", "never look these addresses up", BOTH},
+    {"concurrency", 0, OPT_LONG, OFF(concurrency), "4", "N", "lookups in flight (1-64)", BOTH},
     {"batch-size", 0, OPT_LONG, OFF(batch_size), "1", "N",
      "IPs per request (2-100 use the premium batch endpoint)", BOTH},
-    {"max-queries", 0, OPT_LONG, OFF(max_queries), "-1", "N",
-     "at most N lookups in this run", BOTH},
+    {"max-queries", 0, OPT_LONG, OFF(max_queries), "-1", "N", "at most N lookups in this run",
+     BOTH},
     {"quota", 0, OPT_STR, OFF(quota), NULL, "N/day|N/week|N/month",
      "the key's budget, shared by all runs", BOTH},
     {"prioritize", 0, OPT_STR, OFF(prioritize), NULL, "frequency|order",
      "which IPs get a short budget (files: frequency)", BOTH},
-    {"ttl", 0, OPT_DURATION, OFF(ttl), "3d", "DURATION", "how long an answer stays fresh",
-     BOTH},
+    {"ttl", 0, OPT_DURATION, OFF(ttl), "3d", "DURATION", "how long an answer stays fresh", BOTH},
     {"negative-ttl", 0, OPT_DURATION, OFF(negative_ttl), "1d", "DURATION",
      "how long a not-found answer stays fresh", BOTH},
-    {"timeout", 0, OPT_DURATION, OFF(timeout), "20s", "DURATION", "limit for one request",
-     BOTH},
+    {"timeout", 0, OPT_DURATION, OFF(timeout), "20s", "DURATION", "limit for one request", BOTH},
     {"connect-timeout", 0, OPT_DURATION, OFF(connect_timeout), "5s", "DURATION",
      "limit for connecting", BOTH},
     {"retries", 0, OPT_LONG, OFF(retries), "3", "N",
@@ -84,15 +79,14 @@ static const struct opt_def opts[] = {
      "[32M for kv, 128M for json]",
      BOTH},
     {"max-body", 0, OPT_SIZE, OFF(max_body), "1M", "BYTES", "largest answer accepted", BOTH},
-    {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL,
-     "with cache purge: only the expired answers", FROM_ARGV},
+    {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL, "with cache purge: only the expired answers",
+     FROM_ARGV},
     {"list-parsers", 0, OPT_BOOL, OFF(list_parsers), NULL, NULL, "list the named parsers",
      FROM_ARGV},
     {"list-fields", 0, OPT_BOOL, OFF(list_fields), NULL, NULL, "list the kv field names",
      FROM_ARGV},
     {"quiet", 'q', OPT_BOOL, OFF(quiet), NULL, NULL, "only errors on stderr", BOTH},
-    {"verbose", 'v', OPT_BOOL, OFF(verbose), NULL, NULL, "progress and a summary on stderr",
-     BOTH},
+    {"verbose", 'v', OPT_BOOL, OFF(verbose), NULL, NULL, "progress and a summary on stderr", BOTH},
     {"help", 'h', OPT_BOOL, OFF(help), NULL, NULL, "this help", FROM_ARGV},
     {"version", 'V', OPT_BOOL, OFF(version), NULL, NULL, "print the version", FROM_ARGV},
 };
@@ -212,8 +206,7 @@ static int set_opt(struct ce_config *cfg, const struct opt_def *o, const char *v
             return 0;
         break;
     }
-    fprintf(stderr, "cti-enrich: %s: invalid value '%s' for %s\n", origin, val ? val : "",
-            o->name);
+    fprintf(stderr, "cti-enrich: %s: invalid value '%s' for %s\n", origin, val ? val : "", o->name);
     return 1;
 }
 
@@ -240,8 +233,7 @@ static int load_file(struct ce_config *cfg, const char *path, bool must_exist)
     if (!f) {
         if (!must_exist && errno == ENOENT)
             return 0;
-        fprintf(stderr, "cti-enrich: cannot open config file '%s': %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "cti-enrich: cannot open config file '%s': %s\n", path, strerror(errno));
         return 1;
     }
     char line[4096];
@@ -339,8 +331,8 @@ static int parse_argv(struct ce_config *cfg, int argc, char **argv, int start)
                                     "(it would show in ps): set CTI_API_KEY or use "
                                     "--key-file\n");
                 else
-                    fprintf(stderr, "cti-enrich: unknown option '--%.*s' (see --help)\n",
-                            (int)len, name);
+                    fprintf(stderr, "cti-enrich: unknown option '--%.*s' (see --help)\n", (int)len,
+                            name);
                 return 1;
             }
             if (eq)
@@ -524,8 +516,8 @@ void ce_config_usage(FILE *out)
             continue;
         char lhs[64];
         if (o->short_name)
-            snprintf(lhs, sizeof lhs, "-%c, --%s%s%s", o->short_name, o->name,
-                     o->arg ? " " : "", o->arg ? o->arg : "");
+            snprintf(lhs, sizeof lhs, "-%c, --%s%s%s", o->short_name, o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
         else
             snprintf(lhs, sizeof lhs, "    --%s%s%s", o->name, o->arg ? " " : "",
                      o->arg ? o->arg : "");

@@ -65,8 +65,7 @@ static void print_budget(struct ce_app *a, const struct ce_config *cfg, long lef
             ce_store_quota_status(a->store, a->key_fp, &a->quota, now, &spent, &blocked);
         ce_quota_window(a->quota.period, now, &start, &end);
         printf(" (quota %ld%s%s: %ld spent", a->quota.limit,
-               a->quota.period != CE_PERIOD_NONE ? "/" : "", period_name(a->quota.period),
-               spent);
+               a->quota.period != CE_PERIOD_NONE ? "/" : "", period_name(a->quota.period), spent);
         if (a->quota.period != CE_PERIOD_NONE) {
             char when[32];
             iso_time(end, when);
@@ -190,8 +189,8 @@ static bool export_one(void *ud, const char *ip, bool found, const char *body, s
             return true;
         }
     }
-    printf("{\"ip\":\"%s\",\"status\":\"%s\",\"fetched_at\":%lld", ip,
-           found ? "ok" : "not_found", (long long)fetched_at);
+    printf("{\"ip\":\"%s\",\"status\":\"%s\",\"fetched_at\":%lld", ip, found ? "ok" : "not_found",
+           (long long)fetched_at);
     if (data)
         printf(",\"data\":%s", json_object_to_json_string_ext(
                                    data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -265,8 +264,7 @@ int ce_app_cache(struct ce_config *cfg)
                    st.found, st.not_found);
             printf("expired:      %ld (%ld found older than --ttl, %ld not found older than "
                    "--negative-ttl)\n",
-                   st.expired_found + st.expired_not_found, st.expired_found,
-                   st.expired_not_found);
+                   st.expired_found + st.expired_not_found, st.expired_found, st.expired_not_found);
             printf("in flight:    %ld (lookups claimed by running processes)\n", st.claims);
             printf("oldest:       %s\nnewest:       %s\n", o, n);
             printf("size:         %lld bytes\n", (long long)st.bytes);

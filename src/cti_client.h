@@ -23,23 +23,22 @@ enum ce_cti_result {
 struct ce_client_opts {
     const char *base_url; /* e.g. https://cti.api.crowdsec.net/v2 */
     const char *key;
-    long concurrency;     /* requests in flight */
-    long timeout_s;       /* whole request */
+    long concurrency; /* requests in flight */
+    long timeout_s;   /* whole request */
     long connect_timeout_s;
-    long retries;         /* after the first attempt */
-    long retry_base_ms;   /* first backoff; doubles, with jitter */
-    long max_body;        /* larger answers are errors */
-    long batch_size;      /* 1: single endpoint; 2..100: batch endpoint */
+    long retries;       /* after the first attempt */
+    long retry_base_ms; /* first backoff; doubles, with jitter */
+    long max_body;      /* larger answers are errors */
+    long batch_size;    /* 1: single endpoint; 2..100: batch endpoint */
 };
 
 /* Called once per submitted IP with its outcome. http_status is 0 when no
  * HTTP answer was had. err says why for CE_CR_ERROR (else NULL). */
 typedef void (*ce_client_done_fn)(void *ud, const char *ip, enum ce_cti_result res,
-                                  long http_status, const char *body, size_t len,
-                                  const char *err);
+                                  long http_status, const char *body, size_t len, const char *err);
 
-struct ce_client *ce_client_create(const struct ce_client_opts *o, ce_client_done_fn done,
-                                   void *ud, char *err, size_t errlen);
+struct ce_client *ce_client_create(const struct ce_client_opts *o, ce_client_done_fn done, void *ud,
+                                   char *err, size_t errlen);
 void ce_client_destroy(struct ce_client *c);
 
 /* Queues a lookup. The callback comes from a later ce_client_run. After a 403

@@ -18,8 +18,7 @@ struct ce_extractor;
 
 /* Compiles the patterns (with PCRE2 JIT when available). ignore may be NULL.
  * Returns NULL and a message in err on failure. */
-struct ce_extractor *ce_extract_create(const struct ce_cidr_list *ignore, char *err,
-                                       size_t errlen);
+struct ce_extractor *ce_extract_create(const struct ce_cidr_list *ignore, char *err, size_t errlen);
 void ce_extract_destroy(struct ce_extractor *x);
 
 /* Finds the global addresses in line[0..len) (no terminator; may contain NUL

@@ -88,8 +88,7 @@ long ce_import_file(const char *path, ce_import_fn fn, void *ud, char *err, size
             }
             if (je != json_tokener_success) {
                 snprintf(err, errlen, "%s: invalid JSON near byte %lld: %s", path,
-                         offset + (long long)pos + (long long)used,
-                         json_tokener_error_desc(je));
+                         offset + (long long)pos + (long long)used, json_tokener_error_desc(je));
                 failed = true;
                 break;
             }

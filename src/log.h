@@ -8,8 +8,7 @@ enum ce_log_level { CE_LOG_ERROR, CE_LOG_WARN, CE_LOG_INFO, CE_LOG_DEBUG };
 void ce_log_set_level(enum ce_log_level level);
 enum ce_log_level ce_log_get_level(void);
 
-void ce_log(enum ce_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void ce_log(enum ce_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define ce_err(...) ce_log(CE_LOG_ERROR, __VA_ARGS__)
 #define ce_warn(...) ce_log(CE_LOG_WARN, __VA_ARGS__)

@@ -109,8 +109,8 @@ struct ce_parser *ce_parser_load(const char *name, char *err, size_t errlen)
     if (ok) {
         int ecode;
         PCRE2_SIZE eoff;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                       PCRE2_NEVER_UTF, &ecode, &eoff, NULL);
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF,
+                                       &ecode, &eoff, NULL);
         int group = re ? pcre2_substring_number_from_name(re, (PCRE2_SPTR) "ip") : -1;
         if (!re) {
             PCRE2_UCHAR msg[256];
@@ -155,9 +155,9 @@ size_t ce_parser_extract(const struct ce_parser *p, struct ce_extractor *x, cons
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
         if (rc > (int)p->group && ov[2 * p->group] != PCRE2_UNSET) {
             struct ce_addr found[CE_EXTRACT_MAX];
-            size_t k = ce_extract_line(x, line + ov[2 * p->group],
-                                       ov[2 * p->group + 1] - ov[2 * p->group], found,
-                                       p->first ? 1 : CE_EXTRACT_MAX);
+            size_t k =
+                ce_extract_line(x, line + ov[2 * p->group], ov[2 * p->group + 1] - ov[2 * p->group],
+                                found, p->first ? 1 : CE_EXTRACT_MAX);
             for (size_t i = 0; i < k && n < max; i++) {
                 bool dup = false;
                 for (size_t j = 0; j < n; j++)

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "input.h"
-#include "prefetch.h"
 #include "log.h"
+#include "prefetch.h"
 #include "util.h"
 
 /* Output is written in blocks of about this size, and whenever the loop is
@@ -60,8 +60,8 @@ struct pipe_state {
     struct ce_prefetch *pf; /* decoding thread, for gzip files */
     char *buf;
     size_t cap, start, end;
-    bool in_eof;   /* the current input is finished */
-    bool all_done; /* every input is finished */
+    bool in_eof;    /* the current input is finished */
+    bool all_done;  /* every input is finished */
     bool long_line; /* passing the rest of an over-long line through */
     bool warned_long;
 };
@@ -94,8 +94,8 @@ static void out_flush(struct pipe_state *s)
 static void emit(struct pipe_state *s, const char *line, size_t len, size_t term_len,
                  const struct ce_annot *const *ann, size_t n)
 {
-    ce_format_line(&s->out, s->o->fmt, line, len - term_len, line + len - term_len, term_len,
-                   ann, n);
+    ce_format_line(&s->out, s->o->fmt, line, len - term_len, line + len - term_len, term_len, ann,
+                   n);
     s->res->lines++;
     if (n)
         s->res->lines_annotated++;
@@ -191,8 +191,8 @@ static bool consume(struct pipe_state *s)
         size_t content = len ? len - 1 - (len >= 2 && p[len - 2] == '\r') : avail;
         /* Without a '\n' yet, the line may still end in "\r\n": it is too long
          * only once more than max_line + 1 bytes are in (or at the end). */
-        bool too_long = nl ? content > s->o->max_line
-                           : avail > s->o->max_line + (s->in_eof ? 0 : 1);
+        bool too_long =
+            nl ? content > s->o->max_line : avail > s->o->max_line + (s->in_eof ? 0 : 1);
         if (too_long) {
             if (s->qlen)
                 break; /* order first: wait until the FIFO is empty */
@@ -208,7 +208,7 @@ static bool consume(struct pipe_state *s)
         }
         if (!nl) {
             if (!s->in_eof)
-                break; /* wait for the rest of the line */
+                break;   /* wait for the rest of the line */
             len = avail; /* last line of the input, without terminator */
         }
         handle_line(s, p, len);

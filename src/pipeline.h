@@ -44,7 +44,7 @@ bool ce_pipeline_stop_requested(void);
 /* Runs the whole stream over files[0..nfiles) ("-" is stdin; no files means
  * stdin). Returns when every line is written or the output is gone. */
 void ce_pipeline_run(const struct ce_pipeline_opts *o, struct ce_extractor *x,
-                     const struct ce_parser *parser, struct ce_resolver *r, char *const *files, size_t nfiles,
-                     struct ce_pipeline_result *res);
+                     const struct ce_parser *parser, struct ce_resolver *r, char *const *files,
+                     size_t nfiles, struct ce_pipeline_result *res);
 
 #endif

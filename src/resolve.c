@@ -44,7 +44,7 @@ struct ce_resolver {
     int64_t next_wait_check;
     size_t error_messages;
     bool store_failed_logged;
-    bool restricted; /* only entries marked allowed may be looked up */
+    bool restricted;    /* only entries marked allowed may be looked up */
     size_t annot_bytes; /* rendered annotation text held in memory */
     size_t hand;        /* where ce_resolver_trim's sweep goes on */
     size_t futile;      /* annot_bytes when a sweep last freed nothing */
@@ -313,8 +313,7 @@ static void on_done(void *ud, const char *ip, enum ce_cti_result res, long http_
     }
 }
 
-struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err,
-                                       size_t errlen)
+struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err, size_t errlen)
 {
     struct ce_resolver *r = ce_xcalloc(1, sizeof *r);
     r->o = *o;
@@ -351,8 +350,7 @@ void ce_resolver_destroy(struct ce_resolver *r)
     free(r);
 }
 
-void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found,
-                         struct json_object *obj)
+void ce_resolver_preload(struct ce_resolver *r, const char *ip, bool found, struct json_object *obj)
 {
     struct ce_addr a;
     if (!ce_addr_parse(ip, strlen(ip), &a))
@@ -386,9 +384,8 @@ static bool from_store_aged(struct ce_resolver *r, struct entry *e, bool any_age
     char *body = NULL;
     size_t len = 0;
     int64_t fetched = 0;
-    enum ce_store_hit h =
-        ce_store_get(r->o.store, e->a.ip, wall_now(), any_age ? -1 : r->o.ttl,
-                     any_age ? -1 : r->o.neg_ttl, &body, &len, &fetched);
+    enum ce_store_hit h = ce_store_get(r->o.store, e->a.ip, wall_now(), any_age ? -1 : r->o.ttl,
+                                       any_age ? -1 : r->o.neg_ttl, &body, &len, &fetched);
     if (h == CE_STORE_ERROR) {
         store_failed(r, "cannot read the cache");
         return false;
@@ -450,11 +447,10 @@ static enum start_res start_lookup(struct ce_resolver *r, struct entry *e)
     }
     if (r->o.store) {
         enum ce_reserve rv =
-            e->bad_row ? ce_store_reserve(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
-                                          wall_now(), CLAIM_TTL_S)
+            e->bad_row ? ce_store_reserve(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip, wall_now(),
+                                          CLAIM_TTL_S)
                        : ce_store_reserve_uncached(r->o.store, r->o.key_fp, &r->o.quota, e->a.ip,
-                                                   wall_now(), CLAIM_TTL_S, r->o.ttl,
-                                                   r->o.neg_ttl);
+                                                   wall_now(), CLAIM_TTL_S, r->o.ttl, r->o.neg_ttl);
         switch (rv) {
         case CE_RESERVE_GRANTED:
             break;
@@ -559,8 +555,7 @@ long ce_resolver_budget_left(struct ce_resolver *r)
     if (r->o.store) {
         long spent = 0;
         int64_t blocked = 0, now = wall_now();
-        if (ce_store_quota_status(r->o.store, r->o.key_fp, &r->o.quota, now, &spent,
-                                  &blocked)) {
+        if (ce_store_quota_status(r->o.store, r->o.key_fp, &r->o.quota, now, &spent, &blocked)) {
             if (blocked > now)
                 return 0;
             if (r->o.quota.limit >= 0) {
@@ -603,8 +598,8 @@ void ce_resolver_plan(struct ce_resolver *r, bool restrict_budget, struct ce_pla
     }
     out->to_lookup = n;
     qsort(todo, n, sizeof *todo, by_lines_desc);
-    size_t fit = out->budget_left < 0 || (size_t)out->budget_left >= n ? n
-                                                                         : (size_t)out->budget_left;
+    size_t fit =
+        out->budget_left < 0 || (size_t)out->budget_left >= n ? n : (size_t)out->budget_left;
     for (size_t i = 0; i < n; i++) {
         if (i < fit) {
             todo[i]->allowed = true;

@@ -36,8 +36,7 @@ struct ce_resolver_opts {
 
 struct ce_resolver;
 
-struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err,
-                                       size_t errlen);
+struct ce_resolver *ce_resolver_create(const struct ce_resolver_opts *o, char *err, size_t errlen);
 void ce_resolver_destroy(struct ce_resolver *r);
 
 /* Adds a known answer (from --cti-data) to the memory table; it wins over
@@ -61,12 +60,12 @@ long ce_resolver_budget_left(struct ce_resolver *r);
 
 /* What a first pass found. */
 struct ce_plan {
-    size_t unique;      /* public IPs counted */
-    size_t cached;      /* answered from memory or the cache */
-    size_t to_lookup;   /* would be asked */
+    size_t unique;    /* public IPs counted */
+    size_t cached;    /* answered from memory or the cache */
+    size_t to_lookup; /* would be asked */
     size_t lines_to_lookup;
-    long budget_left;   /* as ce_resolver_budget_left */
-    size_t wont_fit;    /* to_lookup beyond the budget */
+    long budget_left; /* as ce_resolver_budget_left */
+    size_t wont_fit;  /* to_lookup beyond the budget */
     size_t wont_fit_lines;
 };
 /* Summarises the counted IPs; with restrict_budget, only the budget_left most
@@ -90,19 +89,19 @@ size_t ce_resolver_pending(const struct ce_resolver *r);
  * the output is gone, or the run was asked to stop. */
 void ce_resolver_abandon(struct ce_resolver *r);
 
-/* The full parsed answer of an entry (for `lookup`), or NULL. */
+/* Counters for the summary and for plan. */
 struct ce_resolver_stats {
-    size_t unique;         /* IPs seen */
-    size_t from_memory;    /* preloaded answers used */
-    size_t from_cache;     /* answered by the cache database */
-    size_t lookups;        /* IPs asked of the API */
+    size_t unique;      /* IPs seen */
+    size_t from_memory; /* preloaded answers used */
+    size_t from_cache;  /* answered by the cache database */
+    size_t lookups;     /* IPs asked of the API */
     size_t by_status[CE_LK_ERROR + 1];
-    bool forbidden;        /* the API rejected the key */
-    bool limit_exceeded;   /* the service said Limit Exceeded */
-    bool budget_spent;     /* --max-queries or --quota stopped lookups */
-    bool cache_failed;     /* the cache database failed during the run */
-    size_t deprioritized;  /* IPs left out because a short budget went to others */
-    size_t reread;         /* annotations read back after a trim */
+    bool forbidden;       /* the API rejected the key */
+    bool limit_exceeded;  /* the service said Limit Exceeded */
+    bool budget_spent;    /* --max-queries or --quota stopped lookups */
+    bool cache_failed;    /* the cache database failed during the run */
+    size_t deprioritized; /* IPs left out because a short budget went to others */
+    size_t reread;        /* annotations read back after a trim */
 };
 void ce_resolver_get_stats(const struct ce_resolver *r, struct ce_resolver_stats *out);
 

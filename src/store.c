@@ -693,8 +693,8 @@ enum ce_store_hit ce_store_get(struct ce_store *s, const char *ip, int64_t now, 
     return hit;
 }
 
-bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now,
-                           long ttl, char **text, size_t *len)
+bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now, long ttl,
+                           char **text, size_t *len)
 {
     sqlite3_stmt *st = use(s, ST_RGET);
     bool hit = false;

@@ -43,8 +43,8 @@ bool ce_store_put(struct ce_store *s, const char *ip, bool found, const char *bo
  * counts only while its answer (fetched at fetched_at) is the stored one and
  * is fresh by ttl. get returns false on a miss (or an error: a miss costs
  * only time); put is best effort. *text is malloc'd, NUL-terminated. */
-bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now,
-                           long ttl, char **text, size_t *len);
+bool ce_store_get_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t now, long ttl,
+                           char **text, size_t *len);
 void ce_store_put_rendered(struct ce_store *s, const char *ip, int64_t sig, int64_t fetched_at,
                            const char *text, size_t len);
 
@@ -103,8 +103,8 @@ bool ce_store_stats(struct ce_store *s, int64_t now, long ttl, long neg_ttl,
 /* Deletes every answer, or only the expired ones. Returns the count, -1 on error. */
 long ce_store_purge(struct ce_store *s, bool expired_only, int64_t now, long ttl, long neg_ttl);
 /* Calls fn for every answer in ip order; stops when fn returns false. */
-typedef bool (*ce_store_each_fn)(void *ud, const char *ip, bool found, const char *body,
-                                 size_t len, int64_t fetched_at);
+typedef bool (*ce_store_each_fn)(void *ud, const char *ip, bool found, const char *body, size_t len,
+                                 int64_t fetched_at);
 bool ce_store_each(struct ce_store *s, ce_store_each_fn fn, void *ud);
 /* Groups many puts into one transaction (import): begin/commit. */
 bool ce_store_begin(struct ce_store *s);

@@ -29,8 +29,7 @@ void ce_buf_add(struct ce_buf *b, const void *p, size_t n);
 void ce_buf_addc(struct ce_buf *b, char c);
 void ce_buf_adds(struct ce_buf *b, const char *s);
 /* printf-style append. */
-void ce_buf_printf(struct ce_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void ce_buf_printf(struct ce_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends a NUL without counting it in len, so data can be used as a C string. */
 const char *ce_buf_cstr(struct ce_buf *b);
 void ce_buf_reset(struct ce_buf *b);

@@ -10,34 +10,34 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        check_count++;                                                               \
-        if (!(cond)) {                                                               \
-            check_failures++;                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        check_count++;                                                                             \
+        if (!(cond)) {                                                                             \
+            check_failures++;                                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                             \
-    do {                                                                                 \
-        const char *g_ = (got), *w_ = (want);                                            \
-        check_count++;                                                                   \
-        if (!g_ || strcmp(g_, w_) != 0) {                                                \
-            check_failures++;                                                            \
-            fprintf(stderr, "%s:%d: got [%s]\n%*swant [%s]\n", __FILE__, __LINE__,       \
-                    g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_);              \
-        }                                                                                \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        check_count++;                                                                             \
+        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
+            check_failures++;                                                                      \
+            fprintf(stderr, "%s:%d: got [%s]\n%*swant [%s]\n", __FILE__, __LINE__,                 \
+                    g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_);                        \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MEM(got, glen, want, wlen)                                            \
-    do {                                                                            \
-        check_count++;                                                              \
-        if ((glen) != (wlen) || memcmp((got), (want), (glen)) != 0) {               \
-            check_failures++;                                                       \
-            fprintf(stderr, "%s:%d: got [%.*s]\n    want [%.*s]\n", __FILE__, __LINE__, \
-                    (int)(glen), (const char *)(got), (int)(wlen), (const char *)(want)); \
-        }                                                                           \
+#define CHECK_MEM(got, glen, want, wlen)                                                           \
+    do {                                                                                           \
+        check_count++;                                                                             \
+        if ((glen) != (wlen) || memcmp((got), (want), (glen)) != 0) {                              \
+            check_failures++;                                                                      \
+            fprintf(stderr, "%s:%d: got [%.*s]\n    want [%.*s]\n", __FILE__, __LINE__,            \
+                    (int)(glen), (const char *)(got), (int)(wlen), (const char *)(want));          \
+        }                                                                                          \
     } while (0)
 
 static inline int check_summary(const char *name)
