@@ -296,17 +296,33 @@ static const unsigned char *scan_word(const unsigned char *p, const unsigned cha
  * leniency (single quotes, comments, trailing commas, NaN, raw tabs in
  * strings) would let invalid JSON through; checking without building a tree
  * also keeps this hot path free of allocation. */
-static bool json_object_line(const unsigned char *p, const unsigned char *end)
+/* Where a top-level "crowdsec" member already stands in a JSON object line
+ * (a line enriched before): it is replaced rather than duplicated. */
+struct member_span {
+    const unsigned char *comma; /* the ',' before it, NULL for the first member */
+    const unsigned char *start; /* its key's opening quote */
+    const unsigned char *end;   /* just past its value; NULL when absent */
+};
+
+static bool json_object_line(const unsigned char *p, const unsigned char *end,
+                             struct member_span *own)
 {
     unsigned char is_obj[MAX_DEPTH]; /* per open container: object or array */
     size_t depth = 0;
     enum { VALUE, KEY, AFTER } st = VALUE;
+    const unsigned char *comma = NULL;
+    bool in_own = false; /* inside the value of a top-level "crowdsec" */
 
+    own->comma = own->start = own->end = NULL;
     if (p == end || *p != '{')
         return false;
     for (;;) {
         p = skip_ws(p, end);
         if (st == AFTER) {
+            if (in_own && depth == 1 && !own->end) {
+                own->end = p;
+                in_own = false;
+            }
             if (depth == 0)
                 return p == end;
             if (p == end)
@@ -314,6 +330,8 @@ static bool json_object_line(const unsigned char *p, const unsigned char *end)
             bool obj = is_obj[depth - 1];
             if (*p == ',') {
                 st = obj ? KEY : VALUE;
+                if (depth == 1)
+                    comma = p;
                 p++;
             } else if (*p == (obj ? '}' : ']')) {
                 depth--;
@@ -326,8 +344,14 @@ static bool json_object_line(const unsigned char *p, const unsigned char *end)
         if (p == end)
             return false;
         if (st == KEY) {
+            const unsigned char *key = p;
             if (*p != '"' || !(p = scan_string(p, end)))
                 return false;
+            if (depth == 1 && !own->start && p - key == 10 && !memcmp(key, "\"crowdsec\"", 10)) {
+                own->start = key;
+                own->comma = comma;
+                in_own = true;
+            }
             p = skip_ws(p, end);
             if (p == end || *p != ':')
                 return false;
@@ -392,11 +416,29 @@ static void format_json(struct ce_buf *out, const char *line, size_t len, const 
     b = skip_ws(b, e);
     while (e > b && json_ws(e[-1]))
         e--;
-    if (b < e && *b == '{' && json_object_line(b, e)) {
+    struct member_span own;
+    if (b < e && *b == '{' && json_object_line(b, e, &own)) {
         /* Keep every byte up to the closing brace: the user's member order,
          * spacing and number spelling survive. */
-        ce_buf_add(out, line, (size_t)((const char *)e - line) - 1);
-        if (*skip_ws(b + 1, e) != '}')
+        size_t mark = out->len;
+        if (own.end) {
+            /* Drop the old "crowdsec" member with one comma next to it. */
+            const unsigned char *cut = own.comma ? own.comma : own.start, *resume = own.end;
+            if (!own.comma) {
+                const unsigned char *q = skip_ws(own.end, e);
+                if (q < e && *q == ',')
+                    resume = q + 1;
+            }
+            ce_buf_add(out, line, (size_t)((const char *)cut - line));
+            ce_buf_add(out, resume, (size_t)(e - resume) - 1);
+        } else {
+            ce_buf_add(out, line, (size_t)((const char *)e - line) - 1);
+        }
+        const unsigned char *kept = (const unsigned char *)out->data + mark;
+        const unsigned char *kept_end = (const unsigned char *)out->data + out->len;
+        /* The kept text stops before the closing brace: a member follows the
+         * opening one unless only whitespace does. */
+        if (skip_ws(skip_ws(kept, kept_end) + 1, kept_end) != kept_end)
             ce_buf_addc(out, ',');
     } else {
         ce_buf_adds(out, "{\"message\":");

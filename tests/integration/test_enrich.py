@@ -140,6 +140,18 @@ class EnrichTest(unittest.TestCase):
         self.assertEqual(json.loads(lines[2]), {"message": "no ip", "crowdsec": []})
         self.assertEqual(json.loads(lines[3])["crowdsec"], [])
 
+    def test_json_enriching_twice_keeps_one_crowdsec_member(self):
+        first = self.run_ce(["--format", "json"], b'{"src": "8.8.8.8"}\nplain 9.9.9.9\n')
+        second = self.run_ce(["--format", "json"], first.stdout)
+        lines = second.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 2)
+        for line in lines:
+            self.assertEqual(line.count('"crowdsec":'), 1, line)
+        self.assertEqual(json.loads(lines[0])["src"], "8.8.8.8")
+        self.assertEqual(json.loads(lines[1])["message"], "plain 9.9.9.9")
+        # The first IP of each line is still the one the line was about.
+        self.assertEqual(json.loads(lines[0])["crowdsec"][0]["ip"], "8.8.8.8")
+
     def test_json_output_is_valid_utf8(self):
         cp = self.run_ce(["--format", "json"], b"bad \xff\xfe ctl \x01 8.8.8.8\n")
         obj = json.loads(cp.stdout.decode("utf-8"))

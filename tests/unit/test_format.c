@@ -185,6 +185,19 @@ static void test_json_lines(void)
 
     /* anything else is wrapped, even when it looks like JSON */
     LINE(CE_FMT_JSON, "[1,2]", "\n", as, 0, "{\"message\":\"[1,2]\",\"crowdsec\":[]}\n");
+    /* A line enriched before: its top-level "crowdsec" is replaced, with one
+     * neighbouring comma; a nested one or a value "crowdsec" stays. */
+    LINE(CE_FMT_JSON, "{\"a\":1,\"crowdsec\":[{\"x\":1}],\"b\":2}", "\n", as, 1,
+         "{\"a\":1,\"b\":2,\"crowdsec\":[" A_OK "]}\n");
+    LINE(CE_FMT_JSON, "{\"crowdsec\":[],\"b\":2}", "\n", as, 0,
+         "{\"b\":2,\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "{\"a\":1, \"crowdsec\" : {\"n\":[1,2]} }", "\n", as, 0,
+         "{\"a\":1,\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "{\"crowdsec\":null}", "\n", as, 0, "{\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "{ \"crowdsec\":[] , \"z\":{\"crowdsec\":1}}", "\n", as, 0,
+         "{  \"z\":{\"crowdsec\":1},\"crowdsec\":[]}\n");
+    LINE(CE_FMT_JSON, "{\"a\":\"crowdsec\"}", "\n", as, 0,
+         "{\"a\":\"crowdsec\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":\"\xff\"}", "\n", as, 0,
          "{\"message\":\"{\\\"a\\\":\\\"\xef\xbf\xbd\\\"}\",\"crowdsec\":[]}\n");
     LINE(CE_FMT_JSON, "{\"a\":\"\xed\xa0\x80\"}", "\n", as, 0,
