@@ -321,6 +321,31 @@ static bool parse_candidate(const char *s, size_t len, struct ce_addr *a)
     return false;
 }
 
+/* True when the address ending at `end` is a network in CIDR notation
+ * ("192.0.2.0/24", "2001:db8::/32"): a range, not a host, and the API has no
+ * range lookup, so asking for its first address would spend a token on the
+ * wrong question. A '/' then 1 to 3 digits, not followed by more of a path
+ * or a number ("/24", not "/240x" or "/24/"). */
+static bool is_prefix_length(const unsigned char *s, size_t len, size_t end)
+{
+    if (end >= len || s[end] != '/')
+        return false;
+    size_t i = end + 1, digits = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9' && digits < 4) {
+        i++;
+        digits++;
+    }
+    if (digits == 0 || digits > 3)
+        return false;
+    if (i == len)
+        return true;
+    unsigned char c = s[i];
+    if (c == '.') /* "/16." ends a sentence; "/16.5" goes on */
+        return i + 1 == len || s[i + 1] < '0' || s[i + 1] > '9';
+    return !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+             c == '_' || c == '/' || c == '-');
+}
+
 size_t ce_extract_line(struct ce_extractor *x, const char *line, size_t len, struct ce_addr *out,
                        size_t max)
 {
@@ -342,6 +367,8 @@ size_t ce_extract_line(struct ce_extractor *x, const char *line, size_t len, str
         off = end;
 
         struct ce_addr a;
+        if (is_prefix_length(s, len, end))
+            continue;
         if (!parse_candidate(line + start, end - start, &a) || !ce_addr_is_global(&a))
             continue;
         if (ce_cidr_list_contains(x->ignore, &a) || seen(out, n, &a))
