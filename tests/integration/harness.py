@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +42,8 @@ from fake_cti import BEHAVIOURS, synthetic_answer  # noqa: E402  (re-exported)
 __all__ = ["FakeCTI", "run_enrich", "start_enrich", "enrich_env",
            "enrich_command", "enrich_bin", "base_env", "source_dir",
            "fixtures_dir", "timeout_scale", "write_gzip", "unused_port",
-           "wait_until", "TempDir", "synthetic_answer", "BEHAVIOURS"]
+           "wait_until", "TempDir", "synthetic_answer", "BEHAVIOURS",
+           "FakeCTITestCase"]
 
 FAKE_CTI_SCRIPT = HERE / "fake_cti.py"
 
@@ -345,3 +347,21 @@ class FakeCTI:
     def total(self):
         """How many HTTP requests to /v2/* the server received."""
         return self.stats()["total"]
+
+
+class FakeCTITestCase(unittest.TestCase):
+    """A test class sharing one fake server (`self.fake`), whose counters and
+    configuration are reset before each test. FAKE_KWARGS go to FakeCTI."""
+
+    FAKE_KWARGS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeCTI(**cls.FAKE_KWARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def setUp(self):
+        self.fake.reset()

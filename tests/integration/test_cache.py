@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (FakeCTI, TempDir, base_env, enrich_command, enrich_env,  # noqa: E402
+from harness import (FakeCTI, FakeCTITestCase, TempDir, base_env, enrich_command, enrich_env,  # noqa: E402
                      fixtures_dir, run_enrich, synthetic_answer, timeout_scale, wait_until)
 from kv_oracle import annotation  # noqa: E402
 
@@ -25,18 +25,10 @@ def lines_for(ips, tag="l"):
     return "".join("%s%d %s\n" % (tag, i, ip) for i, ip in enumerate(ips)).encode()
 
 
-class CacheTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = FakeCTI().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fake.stop()
+class CacheTest(FakeCTITestCase):
 
     def setUp(self):
-        self.fake.reset()
+        super().setUp()
         self.tmp = TempDir()
         self.cache = self.tmp / "cache.db"
 

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (FakeCTI, TempDir, enrich_env, fixtures_dir, run_enrich,  # noqa: E402
+from harness import (FakeCTI, FakeCTITestCase, TempDir, enrich_env, fixtures_dir, run_enrich,  # noqa: E402
                      start_enrich, synthetic_answer, timeout_scale, write_gzip)
 from kv_oracle import annotation  # noqa: E402
 
@@ -37,18 +37,7 @@ def syn(ip, index=1):
     return annotation(ip, "ok", synthetic_answer(ip), index)
 
 
-class EnrichTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = FakeCTI().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fake.stop()
-
-    def setUp(self):
-        self.fake.reset()
+class EnrichTest(FakeCTITestCase):
 
     def run_ce(self, args, data, **kw):
         return run_enrich(FAST + args, input=data, env=enrich_env(self.fake), **kw)

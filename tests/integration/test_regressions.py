@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (FakeCTI, TempDir, base_env, enrich_command, enrich_env,  # noqa: E402
+from harness import (FakeCTI, FakeCTITestCase, TempDir, base_env, enrich_command, enrich_env,  # noqa: E402
                      run_enrich, start_enrich, synthetic_answer, timeout_scale, wait_until)
 from kv_oracle import annotation  # noqa: E402
 
@@ -40,18 +40,10 @@ def read_lines(proc, n, timeout):
     return data.decode().splitlines(keepends=True)
 
 
-class RegressionTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = FakeCTI().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fake.stop()
+class RegressionTest(FakeCTITestCase):
 
     def setUp(self):
-        self.fake.reset()
+        super().setUp()
         self.tmp = TempDir()
 
     def tearDown(self):
