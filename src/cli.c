@@ -31,27 +31,27 @@ struct opt_def {
 static const struct opt_def opts[] = {
     {"format", 0, OPT_STR, OFF(format), "kv", "kv|json", "output format", BOTH},
     {"fields", 0, OPT_STR, OFF(fields), "default", "LIST",
-     "kv fields: default, all, or a comma list (--list-fields)", BOTH},
+     "kv fields: default, all, a list (--list-fields)", BOTH},
     {"api-url", 0, OPT_STR, OFF(api_url), "https://cti.api.crowdsec.net/v2", "URL",
-     "CTI API base URL (also CTI_API_URL)", BOTH},
+     "API base URL (also CTI_API_URL)", BOTH},
     {"key-file", 0, OPT_STR, OFF(key_file), NULL, "PATH",
-     "read the API key from PATH (default: CTI_API_KEY)", BOTH},
+     "read the API key from PATH (else CTI_API_KEY)", BOTH},
     {"key", 0, OPT_STR, OFF(key), NULL, "KEY", "API key (config file only)", FROM_FILE},
     {"config", 0, OPT_STR, OFF(config_path), NULL, "PATH",
-     "config file (default $XDG_CONFIG_HOME/cti-enrich/config)", FROM_ARGV},
+     "settings [$XDG_CONFIG_HOME/cti-enrich/config]", FROM_ARGV},
     {"cache", 0, OPT_STR, OFF(cache_path), NULL, "PATH",
-     "cache database (default $XDG_CACHE_HOME/cti-enrich/cache.db)", BOTH},
+     "cache [$XDG_CACHE_HOME/cti-enrich/cache.db]", BOTH},
     {"no-cache", 0, OPT_BOOL, OFF(no_cache), NULL, NULL, "keep answers in memory only", BOTH},
     {"cti-data", 0, OPT_STR, OFF(cti_data), NULL, "FILE",
-     "preload CTI answers from FILE (JSON objects, /fire pages or cache export lines)", BOTH},
+     "preload answers (CTI objects, /fire, export)", BOTH},
     {"offline", 0, OPT_BOOL, OFF(offline), NULL, NULL,
-     "no network: answers from the cache and --cti-data only", BOTH},
+     "no network: the cache and --cti-data only", BOTH},
     {"parser", 0, OPT_STR, OFF(parser), "default", "NAME",
-     "look up only the address that matters (--list-parsers)", BOTH},
+     "which address to look up (--list-parsers)", BOTH},
     {"ignore", 0, OPT_STR, OFF(ignore), NULL, "CIDR,...", "never look these addresses up", BOTH},
     {"concurrency", 0, OPT_LONG, OFF(concurrency), "4", "N", "lookups in flight (1-64)", BOTH},
     {"batch-size", 0, OPT_LONG, OFF(batch_size), "1", "N",
-     "IPs per request (2-100 use the premium batch endpoint)", BOTH},
+     "IPs per request (2-100: premium batch endpoint)", BOTH},
     {"max-queries", 0, OPT_LONG, OFF(max_queries), "-1", "N", "at most N lookups in this run",
      BOTH},
     {"quota", 0, OPT_STR, OFF(quota), NULL, "N/day|N/week|N/month",
@@ -67,7 +67,7 @@ static const struct opt_def opts[] = {
     {"retries", 0, OPT_LONG, OFF(retries), "3", "N",
      "retries after a throttle, 5xx or network error", BOTH},
     {"retry-delay", 0, OPT_LONG, OFF(retry_base_ms), "1000", "MS",
-     "first retry delay; doubles each time, with jitter", BOTH},
+     "first retry delay, doubled each time", BOTH},
     {"max-line", 0, OPT_SIZE, OFF(max_line), "64k", "BYTES",
      "longer lines pass through unannotated", BOTH},
     {"window-lines", 0, OPT_LONG, OFF(window_lines), "10000", "N",
@@ -75,8 +75,7 @@ static const struct opt_def opts[] = {
     {"window-bytes", 0, OPT_SIZE, OFF(window_bytes), "16M", "BYTES",
      "bytes held while waiting for lookups", BOTH},
     {"table-memory", 0, OPT_SIZE, OFF(table_memory), NULL, "BYTES",
-     "answers kept rendered in memory; beyond, re-read from the cache "
-     "[32M for kv, 128M for json]",
+     "rendered answers in memory [kv 32M, json 128M]",
      BOTH},
     {"max-body", 0, OPT_SIZE, OFF(max_body), "1M", "BYTES", "largest answer accepted", BOTH},
     {"expired", 0, OPT_BOOL, OFF(expired), NULL, NULL, "with cache purge: only the expired answers",
@@ -525,8 +524,13 @@ void ce_config_usage(FILE *out)
             fprintf(out, "  %s\n  %-30s %s", lhs, "", o->help);
         else
             fprintf(out, "  %-30s %s", lhs, o->help);
-        if (o->def && o->type != OPT_BOOL && strcmp(o->def, "-1"))
-            fprintf(out, " [%s]", o->def);
+        if (o->def && o->type != OPT_BOOL && strcmp(o->def, "-1")) {
+            /* Keep lines within 80 columns: a long default goes below. */
+            if (33 + strlen(o->help) + strlen(o->def) + 3 > 80)
+                fprintf(out, "\n  %-30s [%s]", "", o->def);
+            else
+                fprintf(out, " [%s]", o->def);
+        }
         fputc('\n', out);
     }
     fputs("\nExit status: 0 ok (quota exhaustion included), 1 usage or configuration error,\n"
