@@ -202,7 +202,7 @@ static void prioritize(struct ce_app *a, struct ce_config *cfg)
     if (ce_resolver_budget_left(a->r) < 0)
         return;
     struct ce_scan_result sr;
-    ce_scan_files(cfg->args, cfg->nargs, (size_t)cfg->max_line, ce_app_count_line, a, &sr);
+    ce_scan_files(cfg->args, cfg->nargs, (size_t)cfg->max_line, ce_app_count_line, a, false, &sr);
     struct ce_plan p;
     ce_resolver_plan(a->r, true, &p);
     if (p.wont_fit)

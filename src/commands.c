@@ -96,7 +96,7 @@ int ce_app_plan(struct ce_config *cfg)
         return rc;
     }
     struct ce_scan_result sr;
-    ce_scan_files(cfg->args, cfg->nargs, (size_t)cfg->max_line, ce_app_count_line, &a, &sr);
+    ce_scan_files(cfg->args, cfg->nargs, (size_t)cfg->max_line, ce_app_count_line, &a, true, &sr);
     struct ce_plan p;
     ce_resolver_plan(a.r, false, &p);
     printf("lines:               %zu\n", sr.lines);

@@ -11,7 +11,7 @@
 #define CHUNK (256 * 1024)
 
 static void scan_one(struct ce_input *in, size_t max_line, ce_scan_fn fn, void *ud,
-                     struct ce_scan_result *res)
+                     bool report_errors, struct ce_scan_result *res)
 {
     size_t cap = max_line + 2 + CHUNK;
     char *buf = ce_xmalloc(cap);
@@ -27,7 +27,8 @@ static void scan_one(struct ce_input *in, size_t max_line, ce_scan_fn fn, void *
             break;
         ssize_t n = ce_input_read(in, buf + end, cap - end);
         if (n < 0) {
-            ce_err("%s", ce_input_error(in));
+            if (report_errors)
+                ce_err("%s", ce_input_error(in));
             res->input_failed = true;
         }
         if (n <= 0)
@@ -67,7 +68,7 @@ static void scan_one(struct ce_input *in, size_t max_line, ce_scan_fn fn, void *
 }
 
 void ce_scan_files(char *const *files, size_t nfiles, size_t max_line, ce_scan_fn fn, void *ud,
-                   struct ce_scan_result *res)
+                   bool report_errors, struct ce_scan_result *res)
 {
     static char *const stdin_only[] = {"-"};
     memset(res, 0, sizeof *res);
@@ -79,11 +80,12 @@ void ce_scan_files(char *const *files, size_t nfiles, size_t max_line, ce_scan_f
         char err[512];
         struct ce_input *in = ce_input_open(files[i], err, sizeof err);
         if (!in) {
-            ce_err("%s", err);
+            if (report_errors)
+                ce_err("%s", err);
             res->input_failed = true;
             continue;
         }
-        scan_one(in, max_line, fn, ud, res);
+        scan_one(in, max_line, fn, ud, report_errors, res);
         ce_input_close(in);
     }
 }

@@ -18,7 +18,9 @@ struct ce_scan_result {
     bool input_failed; /* a file could not be read (reported on stderr) */
 };
 
+/* Unreadable files are reported on stderr when report_errors is set (the
+ * enrichment pass that follows a first pass reports them itself). */
 void ce_scan_files(char *const *files, size_t nfiles, size_t max_line, ce_scan_fn fn, void *ud,
-                   struct ce_scan_result *res);
+                   bool report_errors, struct ce_scan_result *res);
 
 #endif
