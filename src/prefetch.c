@@ -57,6 +57,16 @@ static void *reader(void *arg)
     return NULL;
 }
 
+static void prefetch_free(struct ce_prefetch *p)
+{
+    pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_mutex_destroy(&p->mu);
+    for (size_t i = 0; i < SLOTS; i++)
+        free(p->slots[i].data);
+    free(p);
+}
+
 struct ce_prefetch *ce_prefetch_start(struct ce_input *in)
 {
     struct ce_prefetch *p = ce_xcalloc(1, sizeof *p);
@@ -67,12 +77,7 @@ struct ce_prefetch *ce_prefetch_start(struct ce_input *in)
     pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
     if (pthread_create(&p->thread, NULL, reader, p) != 0) {
-        pthread_cond_destroy(&p->not_full);
-        pthread_cond_destroy(&p->not_empty);
-        pthread_mutex_destroy(&p->mu);
-        for (size_t i = 0; i < SLOTS; i++)
-            free(p->slots[i].data);
-        free(p);
+        prefetch_free(p);
         return NULL;
     }
     return p;
@@ -113,10 +118,5 @@ void ce_prefetch_stop(struct ce_prefetch *p)
     pthread_cond_signal(&p->not_full);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
-    pthread_cond_destroy(&p->not_full);
-    pthread_cond_destroy(&p->not_empty);
-    pthread_mutex_destroy(&p->mu);
-    for (size_t i = 0; i < SLOTS; i++)
-        free(p->slots[i].data);
-    free(p);
+    prefetch_free(p);
 }

@@ -199,14 +199,14 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* Inside ce_store_begin the caller's transaction already holds the write
- * lock; the helpers then join it instead of nesting. */
-static bool tx_begin(struct ce_store *s, const char *what)
+/* Steps BEGIN IMMEDIATE or COMMIT, retrying while another process holds the
+ * lock past the busy handler. Outside WAL (a filesystem without shared
+ * memory) COMMIT waits for readers and can be busy too; the transaction
+ * stays open, so a retry is safe. */
+static bool step_retrying(struct ce_store *s, enum stmt_id id, const char *what)
 {
-    if (s->in_tx)
-        return true;
     for (int attempt = 0;; attempt++) {
-        sqlite3_stmt *st = use(s, ST_BEGIN);
+        sqlite3_stmt *st = use(s, id);
         int rc = sqlite3_step(st);
 
         if (rc == SQLITE_DONE) {
@@ -221,6 +221,13 @@ static bool tx_begin(struct ce_store *s, const char *what)
         sqlite3_reset(st);
         backoff(attempt);
     }
+}
+
+/* Inside ce_store_begin the caller's transaction already holds the write
+ * lock; the helpers then join it instead of nesting. */
+static bool tx_begin(struct ce_store *s, const char *what)
+{
+    return s->in_tx || step_retrying(s, ST_BEGIN, what);
 }
 
 static void tx_rollback(struct ce_store *s)
@@ -237,25 +244,10 @@ static bool tx_commit(struct ce_store *s, const char *what)
 {
     if (s->in_tx)
         return true;
-    for (int attempt = 0;; attempt++) {
-        sqlite3_stmt *st = use(s, ST_COMMIT);
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_DONE) {
-            sqlite3_reset(st);
-            return true;
-        }
-        /* Outside WAL (a filesystem without shared memory) COMMIT waits for
-         * readers and can be busy; the transaction stays open, so retry. */
-        if (!is_busy(rc) || attempt + 1 >= BEGIN_RETRIES) {
-            db_err(s, what);
-            sqlite3_reset(st);
-            tx_rollback(s);
-            return false;
-        }
-        sqlite3_reset(st);
-        backoff(attempt);
-    }
+    if (step_retrying(s, ST_COMMIT, what))
+        return true;
+    tx_rollback(s);
+    return false;
 }
 
 /* The oldest fetched_at still fresh for ttl at now; a negative ttl never
