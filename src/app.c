@@ -35,12 +35,13 @@ static bool preload_one(void *ud, const char *ip, bool found, struct json_object
     return true;
 }
 
-/* Opens the cache; a cache that cannot be used is a warning, not the end of
- * the stream: the run goes on with memory only. */
-static struct ce_store *open_store(const struct ce_config *cfg, bool required)
+struct ce_store *ce_app_open_store(const struct ce_config *cfg, bool required)
 {
-    if (cfg->no_cache || !cfg->cache_path)
+    if (cfg->no_cache || !cfg->cache_path) {
+        if (required)
+            ce_err("no cache database (--no-cache, or no HOME and no --cache)");
         return NULL;
+    }
     char err[512];
     struct ce_store *s = ce_store_open(cfg->cache_path, err, sizeof err);
     if (!s) {
@@ -95,7 +96,7 @@ int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all)
         ce_err("--parser: %s", err);
         return CE_EXIT_USAGE;
     }
-    a->store = open_store(cfg, false);
+    a->store = ce_app_open_store(cfg, false);
     if (a->quota.limit >= 0 && !a->store && !cfg->offline)
         ce_warn("--quota cannot be kept across runs without the cache; only this run's "
                 "lookups count against it");

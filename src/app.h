@@ -40,6 +40,10 @@ struct ce_app {
  * ce_app_free either way. */
 int ce_app_setup(struct ce_app *a, struct ce_config *cfg, bool fields_all);
 void ce_app_free(struct ce_app *a);
+/* Opens the cache database. Not required (enrichment), a cache that cannot
+ * be used is a warning and the stream goes on in memory; required (the cache
+ * and quota commands), it is an error. NULL when there is none. */
+struct ce_store *ce_app_open_store(const struct ce_config *cfg, bool required);
 /* True when the inputs include standard input. */
 bool ce_app_reads_stdin(const struct ce_config *cfg);
 /* A ce_scan_fn that counts the line's IPs in the resolver (ud: ce_app). */

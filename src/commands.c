@@ -236,16 +236,10 @@ int ce_app_cache(struct ce_config *cfg)
         ce_err("cache import: give one FILE (- for standard input)");
         return CE_EXIT_USAGE;
     }
-    if (cfg->no_cache || !cfg->cache_path) {
-        ce_err("cache: no cache database (--no-cache, or no HOME and no --cache)");
+    struct ce_store *s = ce_app_open_store(cfg, true);
+    if (!s)
         return CE_EXIT_USAGE;
-    }
     char err[512];
-    struct ce_store *s = ce_store_open(cfg->cache_path, err, sizeof err);
-    if (!s) {
-        ce_err("%s", err);
-        return CE_EXIT_USAGE;
-    }
     int rc = CE_EXIT_OK;
     int64_t now = (int64_t)time(NULL);
     if (!strcmp(sub, "stats")) {
@@ -317,12 +311,9 @@ int ce_app_quota(struct ce_config *cfg)
         ce_err("--quota: '%s' is not N/day, N/week or N/month", cfg->quota);
         return CE_EXIT_USAGE;
     }
-    char err[512];
-    struct ce_store *s = ce_store_open(cfg->cache_path, err, sizeof err);
-    if (!s) {
-        ce_err("%s", err);
+    struct ce_store *s = ce_app_open_store(cfg, true);
+    if (!s)
         return CE_EXIT_USAGE;
-    }
     char fp[17];
     ce_key_fingerprint(cfg->key, fp);
     int64_t now = (int64_t)time(NULL), start, end;

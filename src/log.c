@@ -10,11 +10,6 @@ void ce_log_set_level(enum ce_log_level level)
     current = level;
 }
 
-enum ce_log_level ce_log_get_level(void)
-{
-    return current;
-}
-
 void ce_log(enum ce_log_level level, const char *fmt, ...)
 {
     static const char *const names[] = {"error: ", "warning: ", "", ""};

@@ -6,7 +6,6 @@ enum ce_log_level { CE_LOG_ERROR, CE_LOG_WARN, CE_LOG_INFO, CE_LOG_DEBUG };
 
 /* Messages above this level are dropped (default CE_LOG_WARN). */
 void ce_log_set_level(enum ce_log_level level);
-enum ce_log_level ce_log_get_level(void);
 
 void ce_log(enum ce_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
